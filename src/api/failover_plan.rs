@@ -1,0 +1,325 @@
+//! FailoverPlan: region failover between two ContactCenterRegions, declared.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{DURATION_PATTERN, OBJECT_NAME_PATTERN};
+use super::contact_center_region::TDG_ARN_PATTERN;
+
+/// Which side of a FailoverPlan takes the traffic.
+///
+/// Changing `spec.activeRegion` in Git is a failover (or a failback): telephony, agents and sign-in
+/// move with Amazon Connect Global Resiliency, web/chat/API endpoints with Route 53 failover
+/// records. Before a shift the target region is checked ready; after it a validation checklist runs
+/// and its results stay in `status.lastFailover.checklist`.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "dialtone.io",
+    version = "v1alpha1",
+    kind = "FailoverPlan",
+    namespaced,
+    status = "FailoverPlanStatus",
+    shortname = "failover",
+    shortname = "fp",
+    category = "dialtone",
+    printcolumn = r#"{"name":"Primary","type":"string","jsonPath":".spec.primary.regionRef"}"#,
+    printcolumn = r#"{"name":"Secondary","type":"string","jsonPath":".spec.secondary.regionRef"}"#,
+    printcolumn = r#"{"name":"Desired","type":"string","jsonPath":".spec.activeRegion"}"#,
+    printcolumn = r#"{"name":"Active","type":"string","jsonPath":".status.activeRegion"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.primary.regionRef != self.secondary.regionRef").message("primary and secondary must be different ContactCenterRegions").field_path(".secondary.regionRef"))]
+#[x_kube(validation = Rule::new("has(self.trafficDistribution) || has(self.dns)").message("set trafficDistribution, dns or both: otherwise a failover moves nothing"))]
+pub struct FailoverPlanSpec {
+    /// The normally active side.
+    pub primary: RegionRef,
+
+    /// The standby side.
+    pub secondary: RegionRef,
+
+    /// Which side should take traffic: `primary` or `secondary`. Flip it in Git to fail over.
+    #[serde(default)]
+    pub active_region: ActiveRegion,
+
+    /// `Manual` (default): only a change of `activeRegion` moves traffic. `Automatic`: also fail over
+    /// when the active region has been Unhealthy for `automatic.unhealthyFor`.
+    #[serde(default)]
+    pub mode: FailoverMode,
+
+    /// Settings for `mode: Automatic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<AutomaticFailover>,
+
+    /// Amazon Connect Global Resiliency: shift telephony (and optionally agents and sign-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_distribution: Option<TrafficDistribution>,
+
+    /// Route 53 failover records for web, chat and API endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsFailover>,
+
+    /// Scheduled disaster-recovery drill (for example quarterly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<Drill>,
+}
+
+/// A reference to a ContactCenterRegion in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionRef {
+    /// Name of the ContactCenterRegion.
+    #[schemars(regex(pattern = OBJECT_NAME_PATTERN))]
+    pub region_ref: String,
+}
+
+/// The side of a FailoverPlan.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ActiveRegion {
+    #[default]
+    Primary,
+    Secondary,
+}
+
+/// Who may start a failover.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum FailoverMode {
+    /// Only a change of `spec.activeRegion`.
+    #[default]
+    Manual,
+    /// Also the operator, when the active region stays Unhealthy.
+    Automatic,
+}
+
+/// When the operator fails over by itself.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutomaticFailover {
+    /// How long the active region must be Unhealthy before failing over, e.g. `5m` (default).
+    #[serde(default = "default_unhealthy_for")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub unhealthy_for: String,
+
+    /// Also fail back automatically once the primary is healthy again. Default false: failback is a
+    /// deliberate, manual change of `activeRegion`.
+    #[serde(default)]
+    pub failback: bool,
+}
+
+fn default_unhealthy_for() -> String {
+    "5m".to_string()
+}
+
+/// Amazon Connect Global Resiliency traffic distribution.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficDistribution {
+    /// ARN of the traffic distribution group shared by the two regions.
+    #[schemars(regex(pattern = TDG_ARN_PATTERN))]
+    pub group_arn: String,
+
+    /// Also move agents (AgentConfig). Default true.
+    #[serde(default = "yes")]
+    pub agents: bool,
+
+    /// Also move agent sign-in (SignInConfig; default traffic distribution group only). Default true.
+    #[serde(default = "yes")]
+    pub sign_in: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Route 53 failover record pairs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsFailover {
+    /// Route 53 hosted zone id holding the records, e.g. `Z0123456789ABCDEFGHIJ`.
+    #[schemars(regex(pattern = r"^Z[A-Z0-9]{1,31}$"))]
+    pub hosted_zone_id: String,
+
+    /// The records, each a PRIMARY/SECONDARY failover pair.
+    #[schemars(length(min = 1, max = 50))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub records: Vec<DnsRecord>,
+}
+
+/// One failover record pair: the same name answered by the primary side or the secondary side.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsRecord {
+    /// Fully qualified record name, e.g. `chat.example.com`.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^([a-zA-Z0-9_*]([a-zA-Z0-9_-]{0,62})?\.)+[a-zA-Z0-9-]{1,63}\.?$")
+    )]
+    pub name: String,
+
+    /// Record type: A, AAAA or CNAME.
+    #[serde(rename = "type")]
+    pub record_type: DnsRecordType,
+
+    /// Time to live in seconds (default 60; keep it low so clients follow a failover quickly).
+    #[serde(default = "default_ttl")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub ttl: i64,
+
+    /// The value served while the primary side is active (an IP address or a host name).
+    #[schemars(length(min = 1, max = 4000))]
+    pub primary: String,
+
+    /// The value served while the secondary side is active.
+    #[schemars(length(min = 1, max = 4000))]
+    pub secondary: String,
+
+    /// The Route 53 health check that decides whether the primary record is served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+}
+
+fn default_ttl() -> i64 {
+    60
+}
+
+/// DNS record types dialtone manages.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DnsRecordType {
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+    #[serde(rename = "CNAME")]
+    Cname,
+}
+
+/// A Route 53 health check on the primary endpoint.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    /// HTTP, HTTPS or TCP.
+    pub protocol: HealthCheckProtocol,
+    /// Port to probe (default: 443 for HTTPS, 80 for HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<i32>,
+    /// Path for HTTP and HTTPS probes, e.g. `/health`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255), regex(pattern = r"^/"))]
+    pub path: Option<String>,
+    /// Consecutive failures before the endpoint counts as down (1-10, default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10))]
+    pub failure_threshold: Option<i32>,
+}
+
+/// Health check protocols.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum HealthCheckProtocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+    #[serde(rename = "TCP")]
+    Tcp,
+}
+
+/// A scheduled disaster-recovery drill: fail over, validate, fail back, report.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Drill {
+    /// 5-field cron schedule, e.g. `0 6 1 1,4,7,10 *` (06:00 on the first day of each quarter).
+    #[schemars(length(min = 9, max = 100))]
+    pub schedule: String,
+    /// IANA time zone of the schedule, e.g. `Europe/Berlin` (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Run the drill only while this MaintenanceWindow (same namespace) is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = OBJECT_NAME_PATTERN))]
+    pub maintenance_window_ref: Option<String>,
+}
+
+/// What the failover machinery is doing.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum FailoverPhase {
+    /// Traffic is where the spec says, nothing in progress.
+    Steady,
+    /// Traffic is being shifted.
+    FailingOver,
+    /// Traffic shifted; the checklist is running.
+    Validating,
+    /// Traffic runs on the secondary side.
+    FailedOver,
+    /// A shift or its checklist failed; see conditions and `lastFailover`.
+    Failed,
+}
+
+/// What dialtone last saw and did.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverPlanStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` and `Synced`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The side that has the traffic now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_region: Option<ActiveRegion>,
+    /// Steady, FailingOver, Validating, FailedOver or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<FailoverPhase>,
+    /// The most recent shift of traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failover: Option<FailoverRecord>,
+    /// The most recent drill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<FailoverRecord>,
+    /// When the next drill is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_drill: Option<Time>,
+}
+
+/// One shift of traffic and its validation.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverRecord {
+    /// Side the traffic left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ActiveRegion>,
+    /// Side the traffic went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<ActiveRegion>,
+    /// Why: a spec change, an automatic failover, a drill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the shift started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the checklist finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    /// The validation checklist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<ChecklistItem>,
+}
+
+/// One check after a shift.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChecklistItem {
+    /// What was checked, e.g. `traffic reads back as intended`.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

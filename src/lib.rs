@@ -1,0 +1,54 @@
+//! dialtone: keeps an Amazon Connect contact center's CloudWatch alarms, maintenance windows and region
+//! failover in the state declared in Git.
+
+pub mod api;
+pub mod crdgen;
+pub mod source;
+pub mod validate;
+
+/// What can go wrong in dialtone, classified so callers know whether trying again can help.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: {message}")]
+    Manifest { path: String, message: String },
+
+    #[error("{0}")]
+    InvalidSpec(#[from] validate::InvalidSpec),
+
+    #[error("serializing {what}: {message}")]
+    Serialize { what: String, message: String },
+}
+
+/// How a caller should treat an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Trying again later may succeed (throttling, timeouts, 5xx).
+    Retryable,
+    /// Trying again cannot help until the input changes.
+    Terminal,
+    /// The thing asked for does not exist.
+    NotFound,
+}
+
+impl Error {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorClass::NotFound
+            }
+            Error::Io { .. } => ErrorClass::Retryable,
+            Error::Manifest { .. } | Error::InvalidSpec(_) | Error::Serialize { .. } => {
+                ErrorClass::Terminal
+            }
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

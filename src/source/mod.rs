@@ -1,0 +1,3 @@
+//! Where desired state comes from: a directory of manifests (here) or the Kubernetes API.
+
+pub mod manifests;

@@ -1,0 +1,161 @@
+//! The local AWS emulator (moto behind tests/emulator/'s protocol layer), started once per test
+//! binary on a free loopback port. Tests take it one at a time: `Emulator::acquire()` waits for the
+//! previous test to finish, then resets every resource and the recorded calls.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, MutexGuard};
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Server {
+    url: String,
+    addr: String,
+    // Kept so the child's stdin stays open: the emulator exits when this process does.
+    _child: Child,
+}
+
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+static TURN: Mutex<()> = Mutex::const_new(());
+
+/// A reset emulator, held by one test at a time.
+pub struct Emulator {
+    pub url: String,
+    addr: String,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// The Python that has the emulator's requirements: $DIALTONE_PYTHON, else the project's .venv.
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("DIALTONE_PYTHON") {
+        return PathBuf::from(python);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+}
+
+fn start() -> Result<Server, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = python();
+    if !python.exists() {
+        return Err(format!(
+            "{} not found: run `scripts/test` once (it creates .venv with tests/emulator/requirements.txt) or set DIALTONE_PYTHON",
+            python.display()
+        ));
+    }
+    let mut child = Command::new(&python)
+        .arg(root.join("tests/emulator/server.py"))
+        .args(["--port", "0", "--exit-with-parent"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| format!("starting {}: {err}", python.display()))?;
+    let stdout = child.stdout.take().ok_or("emulator has no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next();
+        let _ = tx.send(first);
+        // Keep draining so the emulator never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Some(Ok(line))) => line,
+        other => {
+            let _ = child.kill();
+            return Err(format!(
+                "emulator did not report READY within {START_TIMEOUT:?}: {other:?}"
+            ));
+        }
+    };
+    let url = line
+        .strip_prefix("READY ")
+        .ok_or_else(|| format!("unexpected emulator output: {line}"))?
+        .to_string();
+    let addr = url.trim_start_matches("http://").to_string();
+    Ok(Server {
+        url,
+        addr,
+        _child: child,
+    })
+}
+
+impl Emulator {
+    /// Waits for this test's turn, then resets the emulator.
+    pub async fn acquire() -> Emulator {
+        let turn = TURN.lock().await;
+        let server = match SERVER.get_or_init(start) {
+            Ok(server) => server,
+            Err(err) => panic!("AWS emulator unavailable: {err}"),
+        };
+        let emulator = Emulator {
+            url: server.url.clone(),
+            addr: server.addr.clone(),
+            _turn: turn,
+        };
+        emulator.request("POST", "/moto-api/reset");
+        emulator
+    }
+
+    /// The operations the emulator served since the reset, as `service:Operation`.
+    pub fn calls(&self) -> Vec<String> {
+        let body = self.request("GET", "/_emulator/calls");
+        let calls: Vec<serde_json::Value> =
+            serde_json::from_str(&body).expect("emulator returns a JSON list of calls");
+        calls
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    c["service"].as_str().unwrap_or("?"),
+                    c["operation"].as_str().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+
+    /// A plain HTTP/1.1 request to the emulator's control endpoints (loopback only).
+    fn request(&self, method: &str, path: &str) -> String {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect to emulator");
+        stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .expect("set timeout");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("write to emulator");
+        let mut reply = String::new();
+        stream
+            .read_to_string(&mut reply)
+            .expect("read from emulator");
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{method} {path}: {head}"
+        );
+        body.to_string()
+    }
+
+    /// A CloudWatch client of the current SDK, pointed at the emulator.
+    pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            ))
+            .build();
+        aws_sdk_cloudwatch::Client::from_conf(config)
+    }
+}
