@@ -61,7 +61,7 @@ pub fn check(kind: &str, object: &Value) -> Vec<FieldError> {
         .iter_errors(&object)
         .map(|err| FieldError::new(field_path(err.instance_path().as_str()), err.to_string()))
         .collect();
-    check_list_maps(&schema.openapi, &object, "", &mut errors);
+    check_structure(&schema.openapi, &object, "", &mut errors);
     if errors.is_empty() {
         // CEL rules assume a structurally valid object, as in the API server.
         if let Err(failures) = Validator::new().validate_compiled(&schema.cel, &object, None) {
@@ -120,22 +120,34 @@ fn field_path(pointer: &str) -> String {
     path
 }
 
-/// `x-kubernetes-list-type: map` lists must not repeat a key (the API server answers "Duplicate value").
-fn check_list_maps(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+/// What JSON Schema alone does not say but the API server enforces:
+/// - `x-kubernetes-list-type: map` lists must not repeat a key ("Duplicate value");
+/// - fields the schema does not know are rejected, as `kubectl apply` does with its default strict
+///   field validation, so a typo such as `treshold` is an error instead of silently ignored.
+fn check_structure(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
     match value {
         Value::Object(fields) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let open = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+                || path == "metadata";
             for (name, child) in fields {
-                let child_schema = schema
-                    .get("properties")
+                let child_path = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                let child_schema = properties
                     .and_then(|p| p.get(name))
-                    .or_else(|| schema.get("additionalProperties"));
-                if let Some(child_schema) = child_schema {
-                    let child_path = if path.is_empty() {
-                        name.clone()
-                    } else {
-                        format!("{path}.{name}")
-                    };
-                    check_list_maps(child_schema, child, &child_path, errors);
+                    .or_else(|| schema.get("additionalProperties").filter(|v| v.is_object()));
+                match child_schema {
+                    Some(child_schema) => check_structure(child_schema, child, &child_path, errors),
+                    // Every object has these; the CRD schema leaves them to the API server.
+                    None if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&name.as_str()) => {}
+                    None if properties.is_some() && !open => errors.push(FieldError::new(
+                        child_path,
+                        format!("unknown field {name:?}"),
+                    )),
+                    None => {}
                 }
             }
         }
@@ -164,7 +176,7 @@ fn check_list_maps(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
                 }
             }
             for (i, item) in items.iter().enumerate() {
-                check_list_maps(item_schema, item, &format!("{path}[{i}]"), errors);
+                check_structure(item_schema, item, &format!("{path}[{i}]"), errors);
             }
         }
         _ => {}
