@@ -92,7 +92,11 @@ fn every_kind_is_namespaced_with_status_printer_columns_short_names_and_category
         assert_eq!(version.name, "v1alpha1");
         assert!(version.served && version.storage);
         assert!(
-            version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(),
+            version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some(),
             "{kind} has a status subresource"
         );
         let columns: Vec<&str> = version
@@ -103,8 +107,20 @@ fn every_kind_is_namespaced_with_status_printer_columns_short_names_and_category
             .collect();
         assert!(columns.contains(&"Age"), "{kind}: {columns:?}");
         assert!(columns.len() >= 4, "{kind}: {columns:?}");
-        assert!(!crd.spec.names.short_names.clone().unwrap_or_default().is_empty(), "{kind}");
-        assert_eq!(crd.spec.names.categories, Some(vec!["dialtone".to_string()]), "{kind}");
+        assert!(
+            !crd.spec
+                .names
+                .short_names
+                .clone()
+                .unwrap_or_default()
+                .is_empty(),
+            "{kind}"
+        );
+        assert_eq!(
+            crd.spec.names.categories,
+            Some(vec!["dialtone".to_string()]),
+            "{kind}"
+        );
     }
 }
 
@@ -165,7 +181,10 @@ fn every_spec_and_status_field_has_a_description() {
                 }
             });
         }
-        assert!(missing.is_empty(), "{kind}: undocumented fields {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "{kind}: undocumented fields {missing:?}"
+        );
     }
 }
 
@@ -179,7 +198,15 @@ fn schemas_are_structural() {
             if node.get("type").is_none() && !open {
                 problems.push(format!("{path}: no type"));
             }
-            for forbidden in ["$ref", "allOf", "anyOf", "oneOf", "not", "definitions", "$defs"] {
+            for forbidden in [
+                "$ref",
+                "allOf",
+                "anyOf",
+                "oneOf",
+                "not",
+                "definitions",
+                "$defs",
+            ] {
                 if node.get(forbidden).is_some() {
                     problems.push(format!("{path}: uses {forbidden}"));
                 }
@@ -192,11 +219,17 @@ fn schemas_are_structural() {
                     .as_array()
                     .map(|r| r.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                for key in node["x-kubernetes-list-map-keys"].as_array().into_iter().flatten() {
+                for key in node["x-kubernetes-list-map-keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
                     let key = key.as_str().unwrap_or_default();
                     let defaulted = node["items"]["properties"][key].get("default").is_some();
                     if !required.contains(&key) && !defaulted {
-                        problems.push(format!("{path}: list-map key {key} is neither required nor defaulted"));
+                        problems.push(format!(
+                            "{path}: list-map key {key} is neither required nor defaulted"
+                        ));
                     }
                 }
             }
@@ -222,7 +255,10 @@ fn every_cel_rule_compiles_and_fits_the_api_servers_budget() {
     let mut rules = 0;
     for (kind, schema) in schemas() {
         walk("", &schema, &mut |path, node| {
-            let Some(list) = node.get("x-kubernetes-validations").and_then(Value::as_array) else {
+            let Some(list) = node
+                .get("x-kubernetes-validations")
+                .and_then(Value::as_array)
+            else {
                 return;
             };
             let compiled = compile_schema(node);
@@ -233,7 +269,10 @@ fn every_cel_rule_compiles_and_fits_the_api_servers_budget() {
             );
             for rule in list {
                 let text = rule["rule"].as_str().expect("rule text");
-                assert!(rule.get("message").is_some(), "{kind}{path}: {text} has a message");
+                assert!(
+                    rule.get("message").is_some(),
+                    "{kind}{path}: {text} has a message"
+                );
                 let warnings: Vec<_> = analyze_rule(text, &compiled, ScopeContext::CrdValidation)
                     .into_iter()
                     .filter(|w| !is_comprehension_variable(text, &w.message))
@@ -243,7 +282,10 @@ fn every_cel_rule_compiles_and_fits_the_api_servers_budget() {
             }
         });
     }
-    assert!(rules >= 10, "expected the cross-field rules to be in the schemas, found {rules}");
+    assert!(
+        rules >= 10,
+        "expected the cross-field rules to be in the schemas, found {rules}"
+    );
 }
 
 #[test]

@@ -37,7 +37,10 @@ fn examples_cover_the_manuals_alerts() {
         })
         .flat_map(|p| p.spec.alarms.iter())
         .flat_map(|a| {
-            let direct = a.metric.iter().map(|m| format!("{}/{}", m.namespace, m.metric_name));
+            let direct = a
+                .metric
+                .iter()
+                .map(|m| format!("{}/{}", m.namespace, m.metric_name));
             let math = a
                 .expression
                 .iter()
@@ -55,7 +58,10 @@ fn examples_cover_the_manuals_alerts() {
         "AWS/Lex/RuntimeSystemErrors",
         "AWS/ApiGateway/Latency",
     ] {
-        assert!(metrics.contains(wanted), "examples lack {wanted}: {metrics:?}");
+        assert!(
+            metrics.contains(wanted),
+            "examples lack {wanted}: {metrics:?}"
+        );
     }
 }
 
@@ -68,7 +74,11 @@ fn the_validate_command_accepts_the_examples_and_rejects_a_bad_manifest() {
         .arg(&examples)
         .output()
         .expect("runs");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
 
     let dir = std::env::temp_dir().join(format!("dialtone-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

@@ -19,7 +19,9 @@ enum Layer {
 use Layer::{Admission, Validate};
 
 fn example(file: &str, document: usize) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(file);
     let text = std::fs::read_to_string(&path).expect("example exists");
     let mut documents: Vec<Value> = serde_saphyr::from_multiple(&text).expect("example is YAML");
     documents.swap_remove(document)
@@ -85,15 +87,29 @@ fn the_untouched_bases_are_valid() {
 #[test]
 fn both_metric_and_expression() {
     let mut p = policy();
-    p["spec"]["alarms"][0]["expression"] = expression_policy()["spec"]["alarms"][0]["expression"].clone();
-    rejects(p, Admission, "spec.alarms[0]", "exactly one of metric or expression");
+    p["spec"]["alarms"][0]["expression"] =
+        expression_policy()["spec"]["alarms"][0]["expression"].clone();
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[0]",
+        "exactly one of metric or expression",
+    );
 }
 
 #[test]
 fn neither_metric_nor_expression() {
     let mut p = policy();
-    p["spec"]["alarms"][0].as_object_mut().expect("alarm").remove("metric");
-    rejects(p, Admission, "spec.alarms[0]", "exactly one of metric or expression");
+    p["spec"]["alarms"][0]
+        .as_object_mut()
+        .expect("alarm")
+        .remove("metric");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[0]",
+        "exactly one of metric or expression",
+    );
 }
 
 #[test]
@@ -107,22 +123,38 @@ fn unknown_severity() {
 fn datapoints_to_alarm_greater_than_evaluation_periods() {
     let mut p = policy();
     p["spec"]["alarms"][1]["datapointsToAlarm"] = json!(3);
-    rejects(p, Admission, "spec.alarms[1].datapointsToAlarm", "must not exceed evaluationPeriods");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[1].datapointsToAlarm",
+        "must not exceed evaluationPeriods",
+    );
 }
 
 #[test]
 fn defaulted_datapoints_exceed_the_alarms_own_evaluation_periods() {
     // defaults.datapointsToAlarm is 2; an alarm with one evaluation period and no own datapoints.
     let mut p = policy();
-    p["spec"]["alarms"][1].as_object_mut().expect("alarm").remove("datapointsToAlarm");
-    rejects(p, Validate, "spec.alarms[1].datapointsToAlarm", "exceed the 1 evaluation periods");
+    p["spec"]["alarms"][1]
+        .as_object_mut()
+        .expect("alarm")
+        .remove("datapointsToAlarm");
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[1].datapointsToAlarm",
+        "exceed the 1 evaluation periods",
+    );
 }
 
 #[test]
 fn duplicate_alarm_name() {
     let mut p = policy();
     let copy = p["spec"]["alarms"][0].clone();
-    p["spec"]["alarms"].as_array_mut().expect("alarms").push(copy);
+    p["spec"]["alarms"]
+        .as_array_mut()
+        .expect("alarms")
+        .push(copy);
     rejects(p, Admission, "spec.alarms[8]", "duplicate value");
 }
 
@@ -131,11 +163,17 @@ fn duplicate_alarm_name_is_caught_by_validate_too() {
     // A manifest directory has no API server; the typed check must see it on its own.
     let mut p = policy();
     let copy = p["spec"]["alarms"][0].clone();
-    p["spec"]["alarms"].as_array_mut().expect("alarms").push(copy);
+    p["spec"]["alarms"]
+        .as_array_mut()
+        .expect("alarms")
+        .push(copy);
     let spec: dialtone::api::AlarmPolicySpec =
         serde_json::from_value(p["spec"].clone()).expect("typed");
     let errors = validate::alarm_policy("contact-center", "connect-primary", &spec);
-    assert!(mentions(&errors, "spec.alarms[8].name", "used by another alarm"), "{errors:?}");
+    assert!(
+        mentions(&errors, "spec.alarms[8].name", "used by another alarm"),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -143,42 +181,72 @@ fn two_alarms_with_the_same_cloudwatch_name() {
     let mut p = policy();
     p["spec"]["alarms"][0]["alarmName"] = json!("legacy-queue-alarm");
     p["spec"]["alarms"][1]["alarmName"] = json!("legacy-queue-alarm");
-    rejects(p, Validate, "spec.alarms[1].alarmName", "also the name of spec.alarms[0]");
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[1].alarmName",
+        "also the name of spec.alarms[0]",
+    );
 }
 
 #[test]
 fn statistic_and_extended_statistic() {
     let mut p = policy();
     p["spec"]["alarms"][0]["metric"]["extendedStatistic"] = json!("p99");
-    rejects(p, Admission, "spec.alarms[0].metric", "exactly one of statistic or extendedStatistic");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[0].metric",
+        "exactly one of statistic or extendedStatistic",
+    );
 }
 
 #[test]
 fn period_not_allowed_by_cloudwatch() {
     let mut p = policy();
     p["spec"]["alarms"][0]["metric"]["period"] = json!(45);
-    rejects(p, Admission, "spec.alarms[0].metric.period", "multiple of 60");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[0].metric.period",
+        "multiple of 60",
+    );
 }
 
 #[test]
 fn threshold_and_anomaly_band() {
     let mut p = policy();
     p["spec"]["alarms"][6]["threshold"] = json!(10);
-    rejects(p, Admission, "spec.alarms[6]", "exactly one of threshold or anomalyBand");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[6]",
+        "exactly one of threshold or anomalyBand",
+    );
 }
 
 #[test]
 fn anomaly_band_with_a_threshold_operator() {
     let mut p = policy();
     p["spec"]["alarms"][6]["comparisonOperator"] = json!("GreaterThanThreshold");
-    rejects(p, Admission, "spec.alarms[6].comparisonOperator", "anomalyBand");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[6].comparisonOperator",
+        "anomalyBand",
+    );
 }
 
 #[test]
 fn unknown_comparison_operator() {
     let mut p = policy();
     p["spec"]["alarms"][0]["comparisonOperator"] = json!("GreaterThan");
-    rejects(p, Admission, "spec.alarms[0].comparisonOperator", "GreaterThan");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[0].comparisonOperator",
+        "GreaterThan",
+    );
 }
 
 #[test]
@@ -222,29 +290,53 @@ fn missing_region() {
 fn role_arn_that_is_not_a_role() {
     let mut p = policy();
     p["spec"]["roleArn"] = json!("arn:aws:iam::123456789012:user/bob");
-    rejects(p, Admission, "spec.roleArn", "arn:aws:iam::123456789012:user/bob");
+    rejects(
+        p,
+        Admission,
+        "spec.roleArn",
+        "arn:aws:iam::123456789012:user/bob",
+    );
 }
 
 #[test]
 fn alarm_action_that_is_not_an_arn() {
     let mut p = policy();
     p["spec"]["routing"]["high"]["alarmActions"][0] = json!("oncall-topic");
-    rejects(p, Admission, "spec.routing.high.alarmActions[0]", "oncall-topic");
+    rejects(
+        p,
+        Admission,
+        "spec.routing.high.alarmActions[0]",
+        "oncall-topic",
+    );
 }
 
 #[test]
 fn more_than_five_actions_per_state() {
     let mut p = policy();
     let topic = "arn:aws:sns:us-east-1:123456789012:t";
-    p["spec"]["routing"]["high"]["alarmActions"] = json!([topic, topic, topic, topic, topic, topic]);
-    rejects(p, Admission, "spec.routing.high.alarmActions", "more than 5");
+    p["spec"]["routing"]["high"]["alarmActions"] =
+        json!([topic, topic, topic, topic, topic, topic]);
+    rejects(
+        p,
+        Admission,
+        "spec.routing.high.alarmActions",
+        "more than 5",
+    );
 }
 
 #[test]
 fn severity_without_routing() {
     let mut p = policy();
-    p["spec"]["routing"].as_object_mut().expect("routing").remove("medium");
-    rejects(p, Validate, "spec.alarms[4].severity", "no entry in spec.routing");
+    p["spec"]["routing"]
+        .as_object_mut()
+        .expect("routing")
+        .remove("medium");
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[4].severity",
+        "no entry in spec.routing",
+    );
 }
 
 #[test]
@@ -266,7 +358,12 @@ fn cloudwatch_name_too_long() {
 fn expression_metric_not_used() {
     let mut p = expression_policy();
     p["spec"]["alarms"][0]["expression"]["expression"] = json!("100 * errors");
-    rejects(p, Validate, "spec.alarms[0].expression.metrics[1].id", "not used by the expression");
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].expression.metrics[1].id",
+        "not used by the expression",
+    );
 }
 
 #[test]
@@ -274,7 +371,12 @@ fn evaluation_range_beyond_a_day() {
     let mut p = policy();
     // 1,500 periods of 60 s is more than the one day CloudWatch evaluates for sub-hour periods.
     p["spec"]["alarms"][0]["evaluationPeriods"] = json!(1500);
-    rejects(p, Validate, "spec.alarms[0].evaluationPeriods", "at most 86400s");
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].evaluationPeriods",
+        "at most 86400s",
+    );
 }
 
 #[test]
@@ -289,7 +391,10 @@ fn wrong_api_version() {
     let mut p = policy();
     p["apiVersion"] = json!("dialtone.io/v1");
     let invalid = validate::object(&p).expect_err("rejected");
-    assert!(mentions(&invalid.errors, "apiVersion", "dialtone.io/v1alpha1"), "{invalid}");
+    assert!(
+        mentions(&invalid.errors, "apiVersion", "dialtone.io/v1alpha1"),
+        "{invalid}"
+    );
 }
 
 #[test]
@@ -297,7 +402,10 @@ fn invalid_object_name() {
     let mut p = policy();
     p["metadata"]["name"] = json!("Queue_Health");
     let invalid = validate::object(&p).expect_err("rejected");
-    assert!(mentions(&invalid.errors, "metadata.name", "lowercase"), "{invalid}");
+    assert!(
+        mentions(&invalid.errors, "metadata.name", "lowercase"),
+        "{invalid}"
+    );
 }
 
 #[test]
@@ -311,7 +419,12 @@ fn region_instance_id_not_a_uuid() {
 fn region_severity_both_unhealthy_and_degraded() {
     let mut r = region();
     r["spec"]["health"]["degradedSeverities"] = json!(["critical", "high"]);
-    rejects(r, Admission, "spec.health.degradedSeverities", "both unhealthy and degraded");
+    rejects(
+        r,
+        Admission,
+        "spec.health.degradedSeverities",
+        "both unhealthy and degraded",
+    );
 }
 
 #[test]
@@ -326,7 +439,12 @@ fn region_selector_with_a_bad_operator() {
     let mut r = region();
     r["spec"]["health"]["alarmPolicySelector"] =
         json!({"matchExpressions": [{"key": "tier", "operator": "Equals", "values": ["prod"]}]});
-    rejects(r, Validate, "spec.health.alarmPolicySelector.matchExpressions[0].operator", "Equals");
+    rejects(
+        r,
+        Validate,
+        "spec.health.alarmPolicySelector.matchExpressions[0].operator",
+        "Equals",
+    );
 }
 
 #[test]
@@ -356,7 +474,12 @@ fn plan_unknown_active_region() {
 fn plan_a_record_with_a_host_name() {
     let mut f = plan();
     f["spec"]["dns"]["records"][0]["type"] = json!("A");
-    rejects(f, Validate, "spec.dns.records[0].primary", "not an IPv4 address");
+    rejects(
+        f,
+        Validate,
+        "spec.dns.records[0].primary",
+        "not an IPv4 address",
+    );
 }
 
 #[test]
@@ -391,21 +514,36 @@ fn window_with_an_unknown_time_zone() {
 fn window_schedule_without_duration() {
     let mut w = window();
     w["spec"].as_object_mut().expect("spec").remove("duration");
-    rejects(w, Admission, "spec.duration", "schedule and duration go together");
+    rejects(
+        w,
+        Admission,
+        "spec.duration",
+        "schedule and duration go together",
+    );
 }
 
 #[test]
 fn window_longer_than_a_mute_rule_allows() {
     let mut w = window();
     w["spec"]["duration"] = json!("400h");
-    rejects(w, Validate, "spec.duration", "between 60 and 1296000 seconds");
+    rejects(
+        w,
+        Validate,
+        "spec.duration",
+        "between 60 and 1296000 seconds",
+    );
 }
 
 #[test]
 fn one_off_window_ending_before_it_starts() {
     let mut w = window();
     w["spec"]["windows"][0]["end"] = json!("2026-12-25T01:00:00Z");
-    rejects(w, Admission, "spec.windows[0].end", "end must be after start");
+    rejects(
+        w,
+        Admission,
+        "spec.windows[0].end",
+        "end must be after start",
+    );
 }
 
 #[test]
@@ -415,7 +553,14 @@ fn every_problem_is_reported_at_once() {
     p["spec"]["region"] = json!("nowhere");
     let invalid = validate::object(&p).expect_err("rejected");
     assert!(mentions(&invalid.errors, "spec.region", "nowhere"));
-    assert!(mentions(&invalid.errors, "spec.alarms[0].severity", "urgent"));
+    assert!(mentions(
+        &invalid.errors,
+        "spec.alarms[0].severity",
+        "urgent"
+    ));
     let text = invalid.to_string();
-    assert!(text.starts_with("AlarmPolicy contact-center/connect-primary is invalid:"), "{text}");
+    assert!(
+        text.starts_with("AlarmPolicy contact-center/connect-primary is invalid:"),
+        "{text}"
+    );
 }

@@ -128,7 +128,8 @@ fn check_structure(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
     match value {
         Value::Object(fields) => {
             let properties = schema.get("properties").and_then(Value::as_object);
-            let open = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+            let open = schema.get("x-kubernetes-preserve-unknown-fields")
+                == Some(&Value::Bool(true))
                 || path == "metadata";
             for (name, child) in fields {
                 let child_path = if path.is_empty() {
@@ -142,7 +143,8 @@ fn check_structure(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
                 match child_schema {
                     Some(child_schema) => check_structure(child_schema, child, &child_path, errors),
                     // Every object has these; the CRD schema leaves them to the API server.
-                    None if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&name.as_str()) => {}
+                    None if path.is_empty()
+                        && ["apiVersion", "kind", "metadata"].contains(&name.as_str()) => {}
                     None if properties.is_some() && !open => errors.push(FieldError::new(
                         child_path,
                         format!("unknown field {name:?}"),
