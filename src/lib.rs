@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod crdgen;
+pub mod plan;
 pub mod source;
 pub mod validate;
 
