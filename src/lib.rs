@@ -2,8 +2,12 @@
 //! failover in the state declared in Git.
 
 pub mod api;
+pub mod aws;
+pub mod commands;
+pub mod controller;
 pub mod crdgen;
 pub mod plan;
+pub mod render;
 pub mod source;
 pub mod validate;
 
@@ -22,6 +26,12 @@ pub enum Error {
 
     #[error("{0}")]
     InvalidSpec(#[from] validate::InvalidSpec),
+
+    #[error(transparent)]
+    Aws(#[from] aws::AwsError),
+
+    #[error("{0}")]
+    Usage(String),
 
     #[error("serializing {what}: {message}")]
     Serialize { what: String, message: String },
@@ -45,9 +55,11 @@ impl Error {
                 ErrorClass::NotFound
             }
             Error::Io { .. } => ErrorClass::Retryable,
-            Error::Manifest { .. } | Error::InvalidSpec(_) | Error::Serialize { .. } => {
-                ErrorClass::Terminal
-            }
+            Error::Aws(err) => err.class,
+            Error::Manifest { .. }
+            | Error::InvalidSpec(_)
+            | Error::Serialize { .. }
+            | Error::Usage(_) => ErrorClass::Terminal,
         }
     }
 }

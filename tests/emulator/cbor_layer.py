@@ -105,9 +105,8 @@ def to_cbor_value(value: Any, shape) -> Any:
 class CborLayer:
     """WSGI middleware: rpcv2-cbor requests for known services are translated; the rest pass through."""
 
-    def __init__(self, inner: Callable, on_call: Callable[[str, str], None] | None = None):
+    def __init__(self, inner: Callable):
         self.inner = inner
-        self.on_call = on_call
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         matched = match(environ)
@@ -115,9 +114,6 @@ class CborLayer:
             return self.inner(environ, start_response)
         service, operation = matched
         botocore_name, target_prefix = SERVICES[service]
-        if self.on_call:
-            self.on_call(botocore_name, operation)
-
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         try:

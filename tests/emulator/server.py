@@ -7,12 +7,13 @@ standard input closes, so a test process that dies never leaves an emulator behi
 
 Control endpoints (loopback only, like the rest):
     POST /moto-api/reset       forget every resource (moto's own) and the recorded calls
-    GET  /_emulator/calls      JSON list of {"service", "operation"} the emulator has served since reset
+    GET  /_emulator/calls      JSON list of {"service", "operation"} of every AWS request since the reset
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cbor_layer import CborLayer  # noqa: E402
+from operations import identify  # noqa: E402
 
 
 class Emulator:
@@ -32,11 +34,7 @@ class Emulator:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.calls: list[dict[str, str]] = []
-        self.app = CborLayer(DomainDispatcherApplication(create_backend_app), on_call=self.record)
-
-    def record(self, service: str, operation: str) -> None:
-        with self.lock:
-            self.calls.append({"service": service, "operation": operation})
+        self.app = CborLayer(DomainDispatcherApplication(create_backend_app))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -48,6 +46,14 @@ class Emulator:
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             with self.lock:
                 self.calls.clear()
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        operation = identify(environ, body)
+        if operation:
+            with self.lock:
+                self.calls.append({"service": operation[0], "operation": operation[1]})
         return self.app(environ, start_response)
 
 

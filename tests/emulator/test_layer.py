@@ -15,9 +15,9 @@ import pytest
 
 from server import serve
 
-# botocore prefers awsJson for CloudWatch when a model lists several protocols; put rpcv2-cbor first so these
-# tests exercise the layer's translation exactly as the Rust SDK does.
-botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("smithy-rpc-v2-cbor", "json", "rest-json", "rest-xml", "query")
+# botocore prefers awsJson for CloudWatch when a model lists several protocols; the CloudWatch client is made
+# with rpcv2-cbor first so these tests exercise the layer's translation exactly as the Rust SDK does.
+CBOR_FIRST = ("smithy-rpc-v2-cbor", "json", "rest-json", "rest-xml", "query")
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +30,17 @@ def endpoint():
 
 
 @pytest.fixture()
-def cloudwatch(endpoint):
+def cloudwatch(endpoint, monkeypatch):
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
-    client = boto3.client(
-        "cloudwatch",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    with monkeypatch.context() as patch:
+        patch.setattr(botocore.model, "PRIORITY_ORDERED_SUPPORTED_PROTOCOLS", CBOR_FIRST)
+        client = boto3.client(
+            "cloudwatch",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
     assert client.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor", "boto3 must exercise the CBOR path"
     return client
 
@@ -124,3 +126,19 @@ def test_malformed_cbor_is_a_client_error(endpoint):
         urllib.request.urlopen(request, timeout=10)
     assert raised.value.code == 400
     assert cbor2.loads(raised.value.read())["__type"] == "SerializationException"
+
+
+def test_every_protocol_is_recorded(endpoint, cloudwatch):
+    session = dict(region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
+    boto3.client("resourcegroupstaggingapi", **session).get_resources(ResourceTypeFilters=["cloudwatch:alarm"])
+    boto3.client("route53", **session).list_hosted_zones()
+    zone = boto3.client("route53", **session).create_hosted_zone(Name="example.com", CallerReference="x")
+    boto3.client("route53", **session).get_hosted_zone(Id=zone["HostedZone"]["Id"])
+    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
+        calls = [(c["service"], c["operation"]) for c in json.load(reply)]
+    assert calls == [
+        ("resourcegroupstaggingapi", "GetResources"),
+        ("route53", "ListHostedZones"),
+        ("route53", "CreateHostedZone"),
+        ("route53", "GetHostedZone"),
+    ]

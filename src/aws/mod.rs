@@ -1,0 +1,171 @@
+//! Thin adapters over the AWS SDK: they translate, batch, rate-limit and classify errors, and
+//! decide nothing.
+
+pub mod cloudwatch;
+pub mod rate;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
+
+use crate::ErrorClass;
+pub use cloudwatch::CloudWatchAlarms;
+pub use rate::RateLimits;
+
+/// Attempts per AWS call (the SDK's standard retry mode: exponential backoff with jitter on
+/// throttling, 5xx and transient network errors).
+const MAX_ATTEMPTS: u32 = 6;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Error codes AWS uses for throttling, across protocols.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "PriorRequestNotComplete",
+];
+
+/// A failed AWS call, with what it was and whether trying again can help.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{service} {operation} failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+impl AwsError {
+    /// Classifies an SDK error: throttling, 5xx, timeouts and connection failures are retryable;
+    /// `*NotFound*` codes are not-found; everything else is terminal.
+    pub fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        err: SdkError<E, aws_sdk_cloudwatch::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let (code, message, class) = match &err {
+            SdkError::ServiceError(service_err) => {
+                let code = service_err.err().code().map(str::to_string);
+                let status = service_err.raw().status().as_u16();
+                let message = service_err
+                    .err()
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("HTTP {status}"));
+                let class = match code.as_deref() {
+                    Some(c) if THROTTLING.contains(&c) => ErrorClass::Retryable,
+                    Some(c) if c.contains("NotFound") => ErrorClass::NotFound,
+                    _ if status >= 500 || status == 429 => ErrorClass::Retryable,
+                    _ => ErrorClass::Terminal,
+                };
+                (code, message, class)
+            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => (None, error_chain(&err), ErrorClass::Retryable),
+            _ => (None, error_chain(&err), ErrorClass::Terminal),
+        };
+        AwsError {
+            service,
+            operation,
+            code,
+            message,
+            class,
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Where a set of AWS clients points: a region, optionally through an assumed role.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    pub region: String,
+    pub role_arn: Option<String>,
+}
+
+/// One client set per region and role, built on first use and shared by every policy there, so
+/// reads batch across policies and rate limits hold per region.
+pub struct AwsClients {
+    base: SdkConfig,
+    rates: RateLimits,
+    regional: Mutex<HashMap<Target, Arc<CloudWatchAlarms>>>,
+}
+
+impl AwsClients {
+    /// Loads the standard AWS configuration (environment, profiles, IRSA / Pod Identity, and
+    /// `AWS_ENDPOINT_URL` for an emulator).
+    pub async fn from_env(rates: RateLimits) -> Self {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_initial_backoff(INITIAL_BACKOFF),
+            )
+            .load()
+            .await;
+        Self::new(base, rates)
+    }
+
+    pub fn new(base: SdkConfig, rates: RateLimits) -> Self {
+        Self {
+            base,
+            rates,
+            regional: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The CloudWatch adapter for `target`.
+    pub async fn cloudwatch(&self, target: &Target) -> Arc<CloudWatchAlarms> {
+        if let Some(existing) = self.lock().get(target) {
+            return existing.clone();
+        }
+        let config = self.config_for(target).await;
+        let created = Arc::new(CloudWatchAlarms::new(&config, self.rates.limiter()));
+        self.lock().entry(target.clone()).or_insert(created).clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Target, Arc<CloudWatchAlarms>>> {
+        // A panic while holding this lock cannot leave the map inconsistent (inserts are atomic).
+        self.regional
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn config_for(&self, target: &Target) -> SdkConfig {
+        let region = Region::new(target.region.clone());
+        let mut builder = self.base.to_builder().region(region.clone());
+        if let Some(role) = &target.role_arn {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("dialtone")
+                .region(region)
+                .configure(&self.base)
+                .build()
+                .await;
+            builder = builder.credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            );
+        }
+        builder.build()
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per kind: observe -> validate -> plan -> execute -> status.
+
+pub mod alarm_policy;
+pub mod status;
+
+pub use alarm_policy::{AlarmEngine, Mode, PolicyOutcome};
