@@ -116,17 +116,11 @@ impl AwsClients {
     /// Loads the standard AWS configuration (environment, profiles, IRSA / Pod Identity, and
     /// `AWS_ENDPOINT_URL` for an emulator).
     pub async fn from_env(rates: RateLimits) -> Self {
-        let base = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(
-                aws_config::retry::RetryConfig::standard()
-                    .with_max_attempts(MAX_ATTEMPTS)
-                    .with_initial_backoff(INITIAL_BACKOFF),
-            )
-            .load()
-            .await;
+        let base = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Self::new(base, rates)
     }
 
+    /// Clients on top of `base` (which may point at an emulator with `endpoint_url`).
     pub fn new(base: SdkConfig, rates: RateLimits) -> Self {
         Self {
             base,
@@ -154,7 +148,11 @@ impl AwsClients {
 
     async fn config_for(&self, target: &Target) -> SdkConfig {
         let region = Region::new(target.region.clone());
-        let mut builder = self.base.to_builder().region(region.clone());
+        let mut builder = self.base.to_builder().region(region.clone()).retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(INITIAL_BACKOFF),
+        );
         if let Some(role) = &target.role_arn {
             let provider = aws_config::sts::AssumeRoleProvider::builder(role)
                 .session_name("dialtone")

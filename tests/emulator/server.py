@@ -7,7 +7,11 @@ standard input closes, so a test process that dies never leaves an emulator behi
 
 Control endpoints (loopback only, like the rest):
     POST /moto-api/reset       forget every resource (moto's own) and the recorded calls
-    GET  /_emulator/calls      JSON list of {"service", "operation"} of every AWS request since the reset
+    GET  /_emulator/calls      JSON list of {"service", "operation", "outcome"} of every AWS request since
+                               the reset; outcome is "served" or "throttled"
+    DELETE /_emulator/calls    forget the recorded calls and injected faults (resources stay)
+    POST /_emulator/faults     {"service", "operation", "every": N, "count": M}: answer every Nth such
+                               request with the protocol's own throttling error, M times in all
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cbor_layer import CborLayer  # noqa: E402
+from faults import Faults, throttled  # noqa: E402
 from operations import identify  # noqa: E402
 
 
@@ -34,6 +39,7 @@ class Emulator:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.calls: list[dict[str, str]] = []
+        self.faults = Faults()
         self.app = CborLayer(DomainDispatcherApplication(create_backend_app))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -43,17 +49,33 @@ class Emulator:
                 body = json.dumps(self.calls).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
-        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
-            with self.lock:
-                self.calls.clear()
-            return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        operation = identify(environ, body)
-        if operation:
+        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             with self.lock:
-                self.calls.append({"service": operation[0], "operation": operation[1]})
+                self.calls.clear()
+            self.faults.clear()
+            return self.app(environ, start_response)
+        if path == "/_emulator/calls" and environ.get("REQUEST_METHOD") == "DELETE":
+            with self.lock:
+                self.calls.clear()
+            self.faults.clear()
+            start_response("200 OK", [("Content-Length", "0")])
+            return [b""]
+        if path == "/_emulator/faults" and environ.get("REQUEST_METHOD") == "POST":
+            self.faults.add(json.loads(body or b"{}"))
+            start_response("200 OK", [("Content-Length", "0")])
+            return [b""]
+        operation = identify(environ, body)
+        if operation is None:
+            return self.app(environ, start_response)
+        service, name = operation
+        outcome = "throttled" if self.faults.should_throttle(service, name) else "served"
+        with self.lock:
+            self.calls.append({"service": service, "operation": name, "outcome": outcome})
+        if outcome == "throttled":
+            return throttled(service, path.startswith("/service/"), start_response)
         return self.app(environ, start_response)
 
 

@@ -8,6 +8,7 @@ import threading
 import urllib.request
 
 import boto3
+import botocore.config
 import botocore.exceptions
 import botocore.model
 import cbor2
@@ -106,8 +107,8 @@ def test_calls_are_recorded_and_reset(endpoint, cloudwatch):
     with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
         calls = json.load(reply)
     assert calls == [
-        {"service": "cloudwatch", "operation": "PutMetricAlarm"},
-        {"service": "cloudwatch", "operation": "DescribeAlarms"},
+        {"service": "cloudwatch", "operation": "PutMetricAlarm", "outcome": "served"},
+        {"service": "cloudwatch", "operation": "DescribeAlarms", "outcome": "served"},
     ]
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
     with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
@@ -142,3 +143,29 @@ def test_every_protocol_is_recorded(endpoint, cloudwatch):
         ("route53", "CreateHostedZone"),
         ("route53", "GetHostedZone"),
     ]
+
+
+def test_injected_throttling_is_the_protocols_own_and_retried(endpoint, cloudwatch):
+    request = urllib.request.Request(
+        f"{endpoint}/_emulator/faults",
+        data=json.dumps({"service": "cloudwatch", "operation": "DescribeAlarms", "every": 1, "count": 2}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10)
+    # botocore retries throttling; the third attempt is served.
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
+        outcomes = [c["outcome"] for c in json.load(reply)]
+    assert outcomes == ["throttled", "throttled", "served"]
+    no_retry = boto3.client(
+        "cloudwatch",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+    urllib.request.urlopen(request, timeout=10)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        no_retry.describe_alarms()
+    assert raised.value.response["Error"]["Code"] in ("Throttling", "ThrottlingException")

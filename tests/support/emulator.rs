@@ -100,17 +100,16 @@ impl Emulator {
             addr: server.addr.clone(),
             _turn: turn,
         };
-        emulator.request("POST", "/moto-api/reset");
+        emulator.request("POST", "/moto-api/reset", "");
         emulator
     }
 
-    /// The operations the emulator served since the reset, as `service:Operation`.
+    /// The operations the emulator served since the reset (or the last `forget_calls`), as
+    /// `service:Operation`; throttled attempts are not included.
     pub fn calls(&self) -> Vec<String> {
-        let body = self.request("GET", "/_emulator/calls");
-        let calls: Vec<serde_json::Value> =
-            serde_json::from_str(&body).expect("emulator returns a JSON list of calls");
-        calls
+        self.recorded()
             .iter()
+            .filter(|c| c["outcome"] == "served")
             .map(|c| {
                 format!(
                     "{}:{}",
@@ -121,16 +120,54 @@ impl Emulator {
             .collect()
     }
 
+    /// How many requests the emulator answered with injected throttling.
+    pub fn throttled(&self) -> usize {
+        self.recorded()
+            .iter()
+            .filter(|c| c["outcome"] == "throttled")
+            .count()
+    }
+
+    /// Calls of `operation` (e.g. `cloudwatch:PutMetricAlarm`) served so far.
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls().iter().filter(|c| *c == operation).count()
+    }
+
+    /// Served calls that change anything (everything but Describe/Get/List).
+    pub fn writes(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| {
+                let op = c.split(':').nth(1).unwrap_or_default();
+                !(op.starts_with("Describe") || op.starts_with("Get") || op.starts_with("List"))
+            })
+            .collect()
+    }
+
+    fn recorded(&self) -> Vec<serde_json::Value> {
+        let body = self.request("GET", "/_emulator/calls", "");
+        serde_json::from_str(&body).expect("emulator returns a JSON list of calls")
+    }
+
+    /// Answers every `every`th `service:operation` call with a throttling error, `count` times.
+    pub fn inject_throttling(&self, service: &str, operation: &str, every: u32, count: u32) {
+        let body = serde_json::json!({
+            "service": service, "operation": operation, "every": every, "count": count
+        });
+        self.request("POST", "/_emulator/faults", &body.to_string());
+    }
+
     /// A plain HTTP/1.1 request to the emulator's control endpoints (loopback only).
-    fn request(&self, method: &str, path: &str) -> String {
+    fn request(&self, method: &str, path: &str, body: &str) -> String {
         let mut stream = TcpStream::connect(&self.addr).expect("connect to emulator");
         stream
             .set_read_timeout(Some(IO_TIMEOUT))
             .expect("set timeout");
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.addr
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
         )
         .expect("write to emulator");
         let mut reply = String::new();
@@ -157,5 +194,47 @@ impl Emulator {
             ))
             .build();
         aws_sdk_cloudwatch::Client::from_conf(config)
+    }
+}
+
+impl Emulator {
+    /// The standard AWS configuration, pointed at the emulator.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        use aws_sdk_cloudwatch::config::{Credentials, Region};
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            ))
+            .load()
+            .await
+    }
+
+    /// dialtone's AWS clients against the emulator, without client-side rate limits.
+    pub async fn clients(&self) -> std::sync::Arc<dialtone::aws::AwsClients> {
+        let rates = dialtone::aws::RateLimits::default()
+            .with_overrides(["all=0"])
+            .expect("valid rates");
+        std::sync::Arc::new(dialtone::aws::AwsClients::new(
+            self.sdk_config().await,
+            rates,
+        ))
+    }
+
+    /// Environment for running the `dialtone` binary against the emulator.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    /// Forgets the recorded calls and injected faults; resources stay.
+    pub fn forget_calls(&self) {
+        self.request("DELETE", "/_emulator/calls", "");
     }
 }

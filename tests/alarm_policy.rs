@@ -1,0 +1,673 @@
+//! AlarmPolicy against the emulator, through the real SDK: create, steady state, drift, ownership,
+//! Observe, Retain and throttling.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
+use dialtone::api::Object;
+use dialtone::api::alarm_policy::{AlarmPolicy, DeletionPolicy, ManagementPolicy};
+use dialtone::controller::{AlarmEngine, Mode, PolicyOutcome};
+use dialtone::source::manifests;
+use k8s_openapi::jiff::Timestamp;
+use support::emulator::Emulator;
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// The example AlarmPolicies.
+fn example_policies() -> Vec<AlarmPolicy> {
+    manifests::load(&examples())
+        .expect("examples load")
+        .objects
+        .into_iter()
+        .filter_map(|(_, o)| match o {
+            Object::AlarmPolicy(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+fn named(policies: &[AlarmPolicy], name: &str) -> AlarmPolicy {
+    policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some(name))
+        .expect("example policy")
+        .clone()
+}
+
+fn outcome<'a>(outcomes: &'a [PolicyOutcome], owner: &str) -> &'a PolicyOutcome {
+    outcomes
+        .iter()
+        .find(|o| o.owner == owner)
+        .expect("outcome for policy")
+}
+
+async fn sweep(
+    engine: &mut AlarmEngine,
+    policies: &[AlarmPolicy],
+    mode: Mode,
+) -> Vec<PolicyOutcome> {
+    engine.sweep(policies, mode, None, Timestamp::now()).await
+}
+
+const PRIMARY: &str = "contact-center/connect-primary";
+const QUEUE_WAIT: &str = "cc-prod-use1-queue-wait-basic";
+
+#[tokio::test]
+async fn first_apply_creates_every_alarm_with_owner_tag_and_routing() {
+    let emulator = Emulator::acquire().await;
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let policies = example_policies();
+    let outcomes = sweep(&mut engine, &policies, Mode::Apply).await;
+    for outcome in &outcomes {
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        let summary = outcome.status.summary.clone().expect("summary");
+        assert_eq!(
+            (summary.drifted, summary.conflicts),
+            (0, 0),
+            "{}",
+            outcome.owner
+        );
+        assert!(
+            outcome
+                .status
+                .alarms
+                .iter()
+                .all(|a| a.arn.is_some() && a.state.is_some())
+        );
+        let ready = &outcome.status.conditions[0];
+        assert_eq!(
+            (
+                ready.type_.as_str(),
+                ready.status.as_str(),
+                ready.reason.as_str()
+            ),
+            ("Ready", "True", "Reconciled")
+        );
+    }
+    assert_eq!(emulator.count("cloudwatch:PutMetricAlarm"), 17);
+
+    let east = emulator.cloudwatch("us-east-1");
+    let alarm = east
+        .describe_alarms()
+        .alarm_names(QUEUE_WAIT)
+        .send()
+        .await
+        .expect("describe");
+    let alarm = &alarm.metric_alarms()[0];
+    assert_eq!(alarm.threshold(), Some(120.0));
+    assert_eq!(
+        alarm.alarm_actions().len(),
+        2,
+        "high routes to pager and ServiceNow"
+    );
+    assert_eq!(
+        (alarm.evaluation_periods(), alarm.datapoints_to_alarm()),
+        (Some(3), Some(2))
+    );
+    let tags = east
+        .list_tags_for_resource()
+        .resource_arn(alarm.alarm_arn().expect("arn"))
+        .send()
+        .await
+        .expect("tags");
+    let tags: BTreeSet<(String, String)> = tags
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        tags.contains(&("dialtone.io/owner".into(), PRIMARY.into())),
+        "{tags:?}"
+    );
+    assert!(tags.contains(&("team".into(), "contact-center".into())));
+
+    let west = emulator
+        .cloudwatch("us-west-2")
+        .describe_alarms()
+        .send()
+        .await
+        .expect("describe west");
+    assert_eq!(
+        west.metric_alarms().len(),
+        2,
+        "the secondary policy lives in us-west-2"
+    );
+}
+
+#[tokio::test]
+async fn second_apply_makes_zero_write_calls_and_batches_reads() {
+    let emulator = Emulator::acquire().await;
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let policies = example_policies();
+    sweep(&mut engine, &policies, Mode::Apply).await;
+    emulator.forget_calls();
+
+    let outcomes = sweep(
+        &mut AlarmEngine::new(emulator.clients().await),
+        &policies,
+        Mode::Apply,
+    )
+    .await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.plan.actions.is_empty() && o.done.is_empty())
+    );
+    assert!(emulator.writes().is_empty(), "{:?}", emulator.writes());
+    // Two regions: one DescribeAlarms and one GetResources each, whatever the number of policies.
+    assert_eq!(emulator.count("cloudwatch:DescribeAlarms"), 2);
+    assert_eq!(emulator.count("resourcegroupstaggingapi:GetResources"), 2);
+
+    // The same engine keeps ownership cached while nothing changes: DescribeAlarms only.
+    sweep(&mut engine, &policies, Mode::Apply).await;
+    emulator.forget_calls();
+    sweep(&mut engine, &policies, Mode::Apply).await;
+    assert_eq!(
+        emulator.calls(),
+        ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarms"]
+    );
+}
+
+#[tokio::test]
+async fn out_of_band_changes_show_as_drift_and_are_corrected() {
+    let emulator = Emulator::acquire().await;
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let policies = vec![named(&example_policies(), "connect-primary")];
+    sweep(&mut engine, &policies, Mode::Apply).await;
+
+    // Someone edits the queue-wait alarm by hand: threshold, a dimension and the actions.
+    let east = emulator.cloudwatch("us-east-1");
+    east.put_metric_alarm()
+        .alarm_name(QUEUE_WAIT)
+        .namespace("AWS/Connect")
+        .metric_name("LongestQueueWaitTime")
+        .dimensions(
+            Dimension::builder()
+                .name("InstanceId")
+                .value("7c0e9b14-8a3d-4f6e-9d21-3b5f2a1c4e88")
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("MetricGroup")
+                .value("Queue")
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("QueueName")
+                .value("VIPQueue")
+                .build(),
+        )
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .datapoints_to_alarm(2)
+        .threshold(300.0)
+        .treat_missing_data("notBreaching")
+        .alarm_description(
+            "Longest wait in BasicQueue above 2 minutes. Check staffing and routing profiles.",
+        )
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .alarm_actions("arn:aws:sns:us-east-1:123456789012:somebody-else")
+        .ok_actions("arn:aws:sns:us-east-1:123456789012:cc-oncall-pager")
+        .send()
+        .await
+        .expect("hand edit");
+    // ... and deletes another one.
+    east.delete_alarms()
+        .alarm_names("cc-prod-use1-missed-calls")
+        .send()
+        .await
+        .expect("hand delete");
+
+    let planned = sweep(&mut engine, &policies, Mode::Plan).await;
+    let plan = outcome(&planned, PRIMARY);
+    let queue = plan
+        .status
+        .alarms
+        .iter()
+        .find(|a| a.alarm_name == QUEUE_WAIT)
+        .expect("queue alarm");
+    let fields: BTreeSet<(&str, &str, &str)> = queue
+        .drift
+        .iter()
+        .map(|d| (d.field.as_str(), d.desired.as_str(), d.actual.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from([
+            ("threshold", "120", "300"),
+            ("metric.dimensions.QueueName", "BasicQueue", "VIPQueue"),
+            (
+                "alarmActions",
+                "arn:aws:sns:us-east-1:123456789012:cc-oncall-pager, arn:aws:sns:us-east-1:123456789012:cc-servicenow",
+                "arn:aws:sns:us-east-1:123456789012:somebody-else"
+            ),
+        ])
+    );
+    let missed = plan
+        .status
+        .alarms
+        .iter()
+        .find(|a| a.alarm_name == "cc-prod-use1-missed-calls")
+        .expect("missed");
+    assert_eq!(missed.drift[0].field, "alarm");
+    assert_eq!(plan.status.summary.as_ref().map(|s| s.drifted), Some(2));
+    assert_eq!(plan.status.conditions[0].reason, "Drifted");
+
+    let applied = sweep(&mut engine, &policies, Mode::Apply).await;
+    let applied = outcome(&applied, PRIMARY);
+    assert_eq!(
+        applied.done.len(),
+        2,
+        "one update, one re-create: {:?}",
+        applied.done
+    );
+    assert_eq!(applied.status.summary.as_ref().map(|s| s.drifted), Some(0));
+    let fixed = east
+        .describe_alarms()
+        .alarm_names(QUEUE_WAIT)
+        .send()
+        .await
+        .expect("describe");
+    let fixed = &fixed.metric_alarms()[0];
+    assert_eq!(fixed.threshold(), Some(120.0));
+    assert_eq!(fixed.dimensions().len(), 3);
+    assert!(
+        fixed
+            .dimensions()
+            .iter()
+            .any(|d| d.value() == Some("BasicQueue"))
+    );
+    let after = sweep(&mut engine, &policies, Mode::Plan).await;
+    assert!(outcome(&after, PRIMARY).plan.actions.is_empty());
+}
+
+#[tokio::test]
+async fn foreign_alarm_with_the_same_name_is_reported_and_untouched_unless_adopted() {
+    let emulator = Emulator::acquire().await;
+    let east = emulator.cloudwatch("us-east-1");
+    east.put_metric_alarm()
+        .alarm_name(QUEUE_WAIT)
+        .namespace("Custom")
+        .metric_name("Foreign")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(7.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .tags(Tag::builder().key("team").value("someone-else").build())
+        .send()
+        .await
+        .expect("foreign alarm");
+    emulator.forget_calls();
+
+    let mut policy = named(&example_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    let result = outcome(&outcomes, PRIMARY);
+    let queue = result
+        .status
+        .alarms
+        .iter()
+        .find(|a| a.alarm_name == QUEUE_WAIT)
+        .expect("queue alarm");
+    assert!(
+        queue
+            .conflict
+            .as_deref()
+            .is_some_and(|c| c.contains("adoptExisting")),
+        "{queue:?}"
+    );
+    assert_eq!(result.status.conditions[0].reason, "Conflict");
+    assert_eq!(result.status.summary.as_ref().map(|s| s.conflicts), Some(1));
+    assert_eq!(
+        emulator.count("cloudwatch:PutMetricAlarm"),
+        7,
+        "the other alarms are created"
+    );
+    let foreign = east
+        .describe_alarms()
+        .alarm_names(QUEUE_WAIT)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        foreign.metric_alarms()[0].metric_name(),
+        Some("Foreign"),
+        "untouched"
+    );
+    assert_eq!(foreign.metric_alarms()[0].threshold(), Some(7.0));
+
+    policy.spec.adopt_existing = true;
+    let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert_eq!(outcome(&outcomes, PRIMARY).plan.conflicts(), 0);
+    let adopted = east
+        .describe_alarms()
+        .alarm_names(QUEUE_WAIT)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        adopted.metric_alarms()[0].metric_name(),
+        Some("LongestQueueWaitTime")
+    );
+    let arn = adopted.metric_alarms()[0].alarm_arn().expect("arn");
+    let tags = east
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .expect("tags");
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("dialtone.io/owner") && t.value() == Some(PRIMARY))
+    );
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("team") && t.value() == Some("contact-center"))
+    );
+}
+
+#[tokio::test]
+async fn alarm_removed_from_the_policy_is_deleted() {
+    let emulator = Emulator::acquire().await;
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let mut policy = named(&example_policies(), "connect-primary");
+    sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    policy.spec.alarms.retain(|a| a.name != "missed-calls");
+    let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert!(
+        outcome(&outcomes, PRIMARY)
+            .done
+            .iter()
+            .any(|a| a.alarm_name() == "cc-prod-use1-missed-calls")
+    );
+    let left = emulator
+        .cloudwatch("us-east-1")
+        .describe_alarms()
+        .send()
+        .await
+        .expect("describe");
+    let names: Vec<&str> = left
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| a.alarm_name())
+        .collect();
+    assert_eq!(names.len(), 7);
+    assert!(!names.contains(&"cc-prod-use1-missed-calls"));
+}
+
+#[tokio::test]
+async fn observe_reads_and_reports_but_writes_nothing() {
+    let emulator = Emulator::acquire().await;
+    let mut policy = named(&example_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    emulator
+        .cloudwatch("us-east-1")
+        .delete_alarms()
+        .alarm_names(QUEUE_WAIT)
+        .send()
+        .await
+        .expect("delete by hand");
+    emulator.forget_calls();
+
+    policy.spec.management_policy = ManagementPolicy::Observe;
+    policy.spec.alarms.retain(|a| a.name != "missed-calls");
+    let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert!(emulator.writes().is_empty(), "{:?}", emulator.writes());
+    let result = outcome(&outcomes, PRIMARY);
+    assert_eq!(result.status.summary.as_ref().map(|s| s.drifted), Some(1));
+    assert_eq!(result.status.conditions[0].reason, "Drifted");
+    assert!(result.status.conditions[0].message.contains("Observe"));
+}
+
+#[tokio::test]
+async fn a_policy_gone_from_the_source_is_cleaned_up_per_its_deletion_policy() {
+    let emulator = Emulator::acquire().await;
+    let policies = example_policies();
+    let mut retained = named(&policies, "backends-primary");
+    retained.spec.deletion_policy = DeletionPolicy::Retain;
+    let deleted = named(&policies, "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let none = BTreeSet::new();
+    engine
+        .sweep(
+            &[retained, deleted],
+            Mode::Apply,
+            Some(&none),
+            Timestamp::now(),
+        )
+        .await;
+
+    // Both manifests are removed from the directory.
+    let outcomes = engine
+        .sweep(&[], Mode::Apply, Some(&none), Timestamp::now())
+        .await;
+    assert_eq!(outcomes.len(), 1, "only the Delete policy needs work");
+    assert_eq!(outcomes[0].done.len(), 8);
+    let left = emulator
+        .cloudwatch("us-east-1")
+        .describe_alarms()
+        .send()
+        .await
+        .expect("describe");
+    let names: Vec<&str> = left
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| a.alarm_name())
+        .collect();
+    assert_eq!(names.len(), 7, "Retain keeps the backend alarms: {names:?}");
+    assert!(names.iter().all(|n| n.contains("lambda")
+        || n.contains("dynamodb")
+        || n.contains("lex")
+        || n.contains("api")));
+
+    // Later sweeps have nothing left to do for either.
+    emulator.forget_calls();
+    let outcomes = engine
+        .sweep(&[], Mode::Apply, Some(&none), Timestamp::now())
+        .await;
+    assert!(outcomes.is_empty());
+    assert!(emulator.calls().is_empty());
+}
+
+#[tokio::test]
+async fn an_invalid_policy_is_not_taken_for_a_deleted_one() {
+    let emulator = Emulator::acquire().await;
+    let policy = named(&example_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let none = BTreeSet::new();
+    engine
+        .sweep(
+            std::slice::from_ref(&policy),
+            Mode::Apply,
+            Some(&none),
+            Timestamp::now(),
+        )
+        .await;
+    emulator.forget_calls();
+    // The manifest now has a typo: it is invalid, so it is not in the valid set, but it exists.
+    let invalid = BTreeSet::from([PRIMARY.to_string()]);
+    let outcomes = engine
+        .sweep(&[], Mode::Apply, Some(&invalid), Timestamp::now())
+        .await;
+    assert!(outcomes.is_empty());
+    assert!(
+        emulator.calls().is_empty(),
+        "an invalid spec makes no AWS call: {:?}",
+        emulator.calls()
+    );
+}
+
+#[tokio::test]
+async fn cleanup_deletes_owned_alarms_and_treats_gone_as_success() {
+    let emulator = Emulator::acquire().await;
+    let policy = named(&example_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    let target = dialtone::controller::alarm_policy::target_of(&policy);
+    let first = engine.cleanup(PRIMARY, &target, Timestamp::now()).await;
+    assert!(first.errors.is_empty());
+    assert_eq!(first.done.len(), 8);
+    let again = engine.cleanup(PRIMARY, &target, Timestamp::now()).await;
+    assert!(
+        again.errors.is_empty() && again.done.is_empty(),
+        "already gone is fine"
+    );
+    let never = engine
+        .cleanup("contact-center/never-applied", &target, Timestamp::now())
+        .await;
+    assert!(never.errors.is_empty() && never.done.is_empty());
+}
+
+fn dialtone(emulator: &Emulator, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args(args)
+        .envs(emulator.env())
+        .output()
+        .expect("dialtone runs")
+}
+
+#[tokio::test]
+async fn injected_throttling_still_converges_through_the_cli() {
+    let emulator = Emulator::acquire().await;
+    // Every second PutMetricAlarm and every third DescribeAlarms are throttled for a while.
+    emulator.inject_throttling("cloudwatch", "PutMetricAlarm", 2, 12);
+    emulator.inject_throttling("cloudwatch", "DescribeAlarms", 3, 3);
+    let examples = examples();
+    let out = dialtone(
+        &emulator,
+        &[
+            "apply",
+            "-f",
+            examples.to_str().expect("utf-8"),
+            "--aws-rate",
+            "all=0",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        emulator.throttled() >= 12,
+        "throttling was injected: {}",
+        emulator.throttled()
+    );
+    let east = emulator
+        .cloudwatch("us-east-1")
+        .describe_alarms()
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(east.metric_alarms().len(), 15);
+    let plan = dialtone(
+        &emulator,
+        &[
+            "plan",
+            "-f",
+            examples.to_str().expect("utf-8"),
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+}
+
+#[tokio::test]
+async fn plan_cli_exit_codes_and_json() {
+    let emulator = Emulator::acquire().await;
+    let examples = examples();
+    let path = examples.to_str().expect("utf-8");
+    let pending = dialtone(&emulator, &["plan", "-f", path, "--detailed-exitcode"]);
+    assert_eq!(pending.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&pending.stdout);
+    assert!(
+        text.contains("+ create cc-prod-use1-queue-wait-basic"),
+        "{text}"
+    );
+    assert!(text.contains("Plan: 17 to create"), "{text}");
+    assert!(emulator.writes().is_empty(), "plan writes nothing");
+
+    let json = dialtone(&emulator, &["plan", "-f", path, "-o", "json"]);
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "without --detailed-exitcode pending changes are success"
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plan");
+    assert_eq!(parsed["summary"]["create"], 17);
+    assert_eq!(parsed["policies"].as_array().map(Vec::len), Some(3));
+
+    assert!(dialtone(&emulator, &["apply", "-f", path]).status.success());
+    emulator
+        .cloudwatch("us-east-1")
+        .set_alarm_state()
+        .alarm_name(QUEUE_WAIT)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("Threshold Crossed: drill")
+        .send()
+        .await
+        .expect("set state");
+    let clean = dialtone(
+        &emulator,
+        &["plan", "-f", path, "--detailed-exitcode", "-o", "json"],
+    );
+    assert_eq!(clean.status.code(), Some(0));
+    let parsed: serde_json::Value = serde_json::from_slice(&clean.stdout).expect("JSON plan");
+    let primary = parsed["policies"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["policy"] == PRIMARY))
+        .expect("primary");
+    let queue = primary["alarms"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["alarmName"] == QUEUE_WAIT))
+        .expect("queue alarm");
+    assert_eq!(queue["state"], "ALARM");
+    assert_eq!(queue["stateReason"], "Threshold Crossed: drill");
+}
+
+#[tokio::test]
+async fn invalid_manifests_fail_the_plan_without_any_aws_call() {
+    let emulator = Emulator::acquire().await;
+    let dir = std::env::temp_dir().join(format!("dialtone-invalid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let text = std::fs::read_to_string(examples().join("10-alarms-contact-center.yaml"))
+        .expect("example")
+        .replace(
+            "threshold: 120",
+            "threshold: 120\n    anomalyBand: {standardDeviations: 2}",
+        );
+    std::fs::write(dir.join("bad.yaml"), text).expect("write");
+    let out = dialtone(&emulator, &["plan", "-f", dir.to_str().expect("utf-8")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("spec.alarms[0]: set exactly one of threshold or anomalyBand"),
+        "{text}"
+    );
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+}
