@@ -79,7 +79,10 @@ fn report(label: &str, calls: &[String], seconds: f64, alarms: usize) {
     for call in calls {
         *by_op.entry(call.as_str()).or_default() += 1;
     }
-    println!("\n{label}: {seconds:.2} s wall, {} AWS requests for {alarms} alarms", calls.len());
+    println!(
+        "\n{label}: {seconds:.2} s wall, {} AWS requests for {alarms} alarms",
+        calls.len()
+    );
     for (op, count) in by_op {
         println!("  {op:<45} {count:>5}");
     }
@@ -91,29 +94,57 @@ async fn main() {
     let alarms = POLICIES * ALARMS_PER_POLICY;
     let emulator = emulator::Emulator::acquire().await;
     let mut engine = AlarmEngine::new(emulator.clients().await);
-    println!("dialtone sweep benchmark: {alarms} alarms in {POLICIES} policies, one region (emulator, no client-side rate limits)");
+    println!(
+        "dialtone sweep benchmark: {alarms} alarms in {POLICIES} policies, one region (emulator, no client-side rate limits)"
+    );
 
     let start = Instant::now();
-    let outcomes = engine.sweep(&policies, Mode::Apply, None, Timestamp::now()).await;
+    let outcomes = engine
+        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .await;
     let created: usize = outcomes.iter().map(|o| o.done.len()).sum();
     assert_eq!(created, alarms, "first apply creates every alarm");
-    report("first apply", &emulator.calls(), start.elapsed().as_secs_f64(), alarms);
+    report(
+        "first apply",
+        &emulator.calls(),
+        start.elapsed().as_secs_f64(),
+        alarms,
+    );
 
     // The running operator's next sweep re-reads ownership once (it wrote), then never again.
-    engine.sweep(&policies, Mode::Apply, None, Timestamp::now()).await;
+    engine
+        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .await;
     emulator.forget_calls();
     let start = Instant::now();
-    let outcomes = engine.sweep(&policies, Mode::Apply, None, Timestamp::now()).await;
+    let outcomes = engine
+        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .await;
     assert!(outcomes.iter().all(|o| o.done.is_empty()));
-    report("steady-state sweep (running operator)", &emulator.calls(), start.elapsed().as_secs_f64(), alarms);
+    report(
+        "steady-state sweep (running operator)",
+        &emulator.calls(),
+        start.elapsed().as_secs_f64(),
+        alarms,
+    );
 
     emulator.forget_calls();
     let start = Instant::now();
     let mut restarted = AlarmEngine::new(emulator.clients().await);
-    let outcomes = restarted.sweep(&policies, Mode::Apply, None, Timestamp::now()).await;
+    let outcomes = restarted
+        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .await;
     assert!(outcomes.iter().all(|o| o.done.is_empty()));
-    report("steady-state sweep (after a restart)", &emulator.calls(), start.elapsed().as_secs_f64(), alarms);
+    report(
+        "steady-state sweep (after a restart)",
+        &emulator.calls(),
+        start.elapsed().as_secs_f64(),
+        alarms,
+    );
     let writes = emulator.writes();
     println!("\nwrites in steady state: {}", writes.len());
-    println!("peak RSS of dialtone (this process): {:.1} MiB", peak_rss_mib());
+    println!(
+        "peak RSS of dialtone (this process): {:.1} MiB",
+        peak_rss_mib()
+    );
 }
