@@ -38,13 +38,19 @@ pub struct PolicyOutcome {
 
 /// Ownership read once per region and reused while nothing changed, so a steady-state sweep costs
 /// only DescribeAlarms: the Tagging API is read again when an alarm is first seen, its
-/// configuration timestamp moved, or dialtone itself wrote.
+/// configuration timestamp moved, dialtone itself wrote, or every `OWNERSHIP_REFRESH` sweeps
+/// (tag edits by hand do not move the configuration timestamp).
 #[derive(Debug, Default)]
 struct OwnershipCache {
     owned: Option<BTreeMap<String, OwnedAlarm>>,
     /// AlarmConfigurationUpdatedTimestamp of every alarm seen, by name.
     seen: BTreeMap<String, Option<i64>>,
+    /// Sweeps since ownership was last read.
+    age: u32,
 }
+
+/// Sweeps after which ownership is read again even if nothing seems to have changed.
+const OWNERSHIP_REFRESH: u32 = 10;
 
 /// A policy dialtone reconciled before, remembered so that its alarms are cleaned up when it
 /// disappears from the source (a manifest deleted from the directory).
@@ -166,6 +172,8 @@ impl AlarmEngine {
     pub async fn cleanup(&mut self, owner: &str, target: &Target, now: Timestamp) -> PolicyOutcome {
         let cloudwatch = self.clients.cloudwatch(target).await;
         let cache = self.caches.entry(target.clone()).or_default();
+        // Deleting is decided on ownership read now, never on a cached view.
+        cache.owned = None;
         let mut outcomes = sweep_target(
             &cloudwatch,
             cache,
@@ -246,7 +254,9 @@ async fn sweep_target(
         Ok(described) => described,
         Err(err) => return failed(err),
     };
+    cache.age += 1;
     let fresh = cache.owned.is_none()
+        || cache.age >= OWNERSHIP_REFRESH
         || described
             .iter()
             .any(|a| cache.seen.get(&a.config.alarm_name) != Some(&a.config_updated));
@@ -255,6 +265,7 @@ async fn sweep_target(
             Ok(owned) => cache.owned = Some(owned),
             Err(err) => return failed(err),
         }
+        cache.age = 0;
         cache.seen = described
             .iter()
             .map(|a| (a.config.alarm_name.clone(), a.config_updated))
