@@ -10,9 +10,11 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::Object;
 use crate::api::alarm_policy::AlarmPolicy;
 use crate::aws::AwsClients;
-use crate::controller::alarm_policy::owner_of;
+use crate::controller::alarm_policy::{owner_of, record_metrics};
 use crate::controller::status::{StatusBase, invalid_status};
 use crate::controller::{AlarmEngine, Mode, PolicyOutcome};
+use crate::http::Health;
+use crate::metrics::Metrics;
 use crate::render::{self, Totals};
 use crate::source::manifests::{self, Manifests};
 use crate::{ErrorClass, Result};
@@ -158,13 +160,18 @@ fn jitter(max: Duration) -> Duration {
 
 /// `dialtone run --manifests`: reconcile every `resync` until SIGINT/SIGTERM, printing a status
 /// line per policy when something changed.
-pub async fn run_manifests(path: &Path, clients: Arc<AwsClients>, resync: Duration) -> Result<u8> {
+pub async fn run_manifests(
+    path: &Path,
+    clients: Arc<AwsClients>,
+    resync: Duration,
+    health: Arc<Health>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<u8> {
     let mut engine = AlarmEngine::new(clients);
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     let mut statuses: BTreeMap<String, crate::api::alarm_policy::AlarmPolicyStatus> =
         BTreeMap::new();
     let mut failures: u32 = 0;
-    let mut stop = shutdown_signal();
     println!(
         "dialtone: reconciling {} every {resync:?} (Ctrl-C to stop)",
         path.display()
@@ -189,6 +196,7 @@ pub async fn run_manifests(path: &Path, clients: Arc<AwsClients>, resync: Durati
         let wait = match result {
             Ok((loaded, outcomes)) => {
                 report(&loaded, &outcomes, &mut last, &mut statuses);
+                health.set_ready();
                 let retryable = outcomes
                     .iter()
                     .flat_map(|o| &o.errors)
@@ -222,6 +230,13 @@ fn report(
     statuses: &mut BTreeMap<String, crate::api::alarm_policy::AlarmPolicyStatus>,
 ) {
     for outcome in outcomes {
+        record_metrics(outcome);
+        let result = if outcome.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        };
+        Metrics::global().reconciled("AlarmPolicy", result);
         for line in render::done_lines(outcome) {
             println!("AlarmPolicy {}: {line}", outcome.owner);
         }
@@ -252,7 +267,7 @@ fn report(
 
 /// A flag that turns true on SIGINT or SIGTERM. The handlers are installed once, up front, so a
 /// signal that arrives between two waits is not lost.
-fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+pub fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown().await;

@@ -6,6 +6,10 @@ pub mod aws;
 pub mod commands;
 pub mod controller;
 pub mod crdgen;
+pub mod http;
+pub mod lease;
+pub mod metrics;
+pub mod operator;
 pub mod plan;
 pub mod render;
 pub mod source;
@@ -33,6 +37,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    #[error(transparent)]
+    Operator(#[from] operator::OperatorError),
+
     #[error("serializing {what}: {message}")]
     Serialize { what: String, message: String },
 }
@@ -56,6 +63,7 @@ impl Error {
             }
             Error::Io { .. } => ErrorClass::Retryable,
             Error::Aws(err) => err.class,
+            Error::Operator(_) => ErrorClass::Retryable,
             Error::Manifest { .. }
             | Error::InvalidSpec(_)
             | Error::Serialize { .. }

@@ -1,5 +1,6 @@
 //! The `dialtone` command: wiring only.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dialtone::aws::{AwsClients, RateLimits};
 use dialtone::commands::{self, Output};
+use dialtone::http::{self, Health};
+use dialtone::operator::{self, ClusterOptions};
 use dialtone::{api::common::parse_duration, crdgen, source::manifests};
 
 /// Keeps an Amazon Connect contact center's CloudWatch alarms, maintenance windows and region
@@ -15,8 +18,17 @@ use dialtone::{api::common::parse_duration, crdgen, source::manifests};
 #[derive(Parser)]
 #[command(name = "dialtone", version, about)]
 struct Cli {
+    /// Log format: text or json (structured, one object per line).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -48,14 +60,33 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
-    /// Reconcile continuously: re-read the manifests, repair drift every resync, until SIGINT/SIGTERM.
+    /// Reconcile continuously until SIGINT/SIGTERM: the operator in a cluster (kubeconfig or
+    /// in-cluster config), or with --manifests a directory of manifests and no cluster.
     Run {
-        /// A YAML file or a directory of them: the desired state, no cluster needed.
+        /// Desired state from a YAML file or a directory of them instead of the Kubernetes API.
         #[arg(long, value_name = "PATH")]
-        manifests: PathBuf,
-        /// Time between sweeps, e.g. 30s, 60s, 5m.
+        manifests: Option<PathBuf>,
+        /// Time between drift sweeps, e.g. 30s, 60s, 5m.
         #[arg(long, default_value = "60s", value_parser = duration)]
         resync: Duration,
+        /// Address of /metrics, /healthz and /readyz.
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        http_addr: SocketAddr,
+        /// Watch only this namespace (default: all).
+        #[arg(long, conflicts_with = "manifests")]
+        namespace: Option<String>,
+        /// Watch only objects with these labels, e.g. `shard=a` (several instances can split the objects).
+        #[arg(long, conflicts_with = "manifests")]
+        selector: Option<String>,
+        /// Name of the coordination.k8s.io Lease used for leader election.
+        #[arg(long, default_value = "dialtone-leader")]
+        lease_name: String,
+        /// Namespace of the Lease (default: the pod's namespace, from POD_NAMESPACE).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// This instance's identity in the Lease (default: the pod name, from POD_NAME).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -91,6 +122,14 @@ enum Format {
     Json,
 }
 
+/// Hostname and process id: unique enough outside a pod (in a pod POD_NAME is set).
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "dialtone".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
 fn duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text) {
         Some(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
@@ -108,13 +147,16 @@ impl AwsArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -122,7 +164,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(Cli::parse())) {
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
@@ -154,10 +196,46 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
         Command::Run {
             manifests,
             resync,
+            http_addr,
+            namespace,
+            selector,
+            lease_name,
+            lease_namespace,
+            identity,
             aws,
         } => {
-            let code = commands::run_manifests(&manifests, aws.clients().await?, resync).await?;
-            return Ok(ExitCode::from(code));
+            let clients = aws.clients().await?;
+            let health = Arc::new(Health::default());
+            let listener = http::bind(http_addr)
+                .await
+                .map_err(|source| dialtone::Error::Io {
+                    path: format!("--http-addr {http_addr}"),
+                    source,
+                })?;
+            let bound = listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            println!("dialtone: serving /metrics, /healthz and /readyz on http://{bound}");
+            tokio::spawn(http::serve(listener, health.clone()));
+            let stop = commands::shutdown_signal();
+            if let Some(path) = manifests {
+                let code = commands::run_manifests(&path, clients, resync, health, stop).await?;
+                return Ok(ExitCode::from(code));
+            }
+            let client = kube::Client::try_default().await.map_err(|err| {
+                dialtone::Error::Usage(format!("connecting to Kubernetes: {err}"))
+            })?;
+            let options = ClusterOptions {
+                namespace,
+                selector,
+                resync,
+                lease_name,
+                lease_namespace,
+                identity: identity.unwrap_or_else(default_identity),
+            };
+            operator::run(client, clients, options, health, stop).await?;
+            println!("dialtone: stopped");
         }
         Command::Crds { split: None } => {
             print!("{}", crdgen::stream()?);

@@ -11,7 +11,9 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::AwsError;
 use super::rate::RateLimiter;
+use crate::ErrorClass;
 use crate::api::alarm_policy::OWNER_TAG;
+use crate::metrics::Metrics;
 use crate::plan::alarm::{
     AlarmConfig, BAND_ID, BAND_METRIC_ID, MetricStat, ObservedAlarm, Query, Source, Threshold,
     band_expression,
@@ -53,7 +55,9 @@ impl CloudWatchAlarms {
                     .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("cloudwatch", "DescribeAlarms", e))?;
+                    .map_err(|e| AwsError::from_sdk("cloudwatch", "DescribeAlarms", e))
+                    .inspect(|_| observed_ok("cloudwatch", "DescribeAlarms"))
+                    .inspect_err(observed_err)?;
                 found.extend(page.metric_alarms().iter().map(observed));
                 token = page
                     .next_token()
@@ -83,7 +87,9 @@ impl CloudWatchAlarms {
                 .set_pagination_token(token)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("tagging", "GetResources", e))?;
+                .map_err(|e| AwsError::from_sdk("tagging", "GetResources", e))
+                .inspect(|_| observed_ok("tagging", "GetResources"))
+                .inspect_err(observed_err)?;
             for mapping in page.resource_tag_mapping_list() {
                 let Some(arn) = mapping.resource_arn() else {
                     continue;
@@ -174,7 +180,9 @@ impl CloudWatchAlarms {
         request
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("cloudwatch", "PutMetricAlarm", e))?;
+            .map_err(|e| AwsError::from_sdk("cloudwatch", "PutMetricAlarm", e))
+            .inspect(|_| observed_ok("cloudwatch", "PutMetricAlarm"))
+            .inspect_err(observed_err)?;
         Ok(())
     }
 
@@ -187,7 +195,9 @@ impl CloudWatchAlarms {
             .set_tags(Some(sdk_tags(tags)))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("cloudwatch", "TagResource", e))?;
+            .map_err(|e| AwsError::from_sdk("cloudwatch", "TagResource", e))
+            .inspect(|_| observed_ok("cloudwatch", "TagResource"))
+            .inspect_err(observed_err)?;
         Ok(())
     }
 
@@ -200,10 +210,25 @@ impl CloudWatchAlarms {
                 .set_alarm_names(Some(batch.to_vec()))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("cloudwatch", "DeleteAlarms", e))?;
+                .map_err(|e| AwsError::from_sdk("cloudwatch", "DeleteAlarms", e))
+                .inspect(|_| observed_ok("cloudwatch", "DeleteAlarms"))
+                .inspect_err(observed_err)?;
         }
         Ok(())
     }
+}
+
+fn observed_ok(service: &str, operation: &str) {
+    Metrics::global().aws_request(service, operation, "ok");
+}
+
+fn observed_err(err: &AwsError) {
+    let outcome = match err.class {
+        ErrorClass::Retryable => "retryable_error",
+        ErrorClass::NotFound => "not_found",
+        ErrorClass::Terminal => "error",
+    };
+    Metrics::global().aws_request(err.service, err.operation, outcome);
 }
 
 /// `arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME` -> NAME (names may contain colons).

@@ -391,3 +391,27 @@ async fn adopt(
     }
     cloudwatch.tag(arn, &alarm.tags).await
 }
+
+/// Exports what a sweep found and did for one policy.
+pub fn record_metrics(outcome: &PolicyOutcome) {
+    let metrics = crate::metrics::Metrics::global();
+    let found: usize = outcome.plan.alarms.iter().map(|a| a.drift.len()).sum();
+    let corrected: usize = outcome
+        .done
+        .iter()
+        .map(|action| match action {
+            Action::Update { drift, .. }
+            | Action::Tag { drift, .. }
+            | Action::Adopt { drift, .. } => drift.len(),
+            Action::Create { .. } | Action::Delete { .. } => 1,
+        })
+        .sum();
+    metrics.drift("AlarmPolicy", found, corrected);
+    let mut states: BTreeMap<String, i64> = BTreeMap::new();
+    for alarm in &outcome.status.alarms {
+        if let Some(state) = &alarm.state {
+            *states.entry(state.clone()).or_default() += 1;
+        }
+    }
+    metrics.alarm_states(&outcome.owner, states);
+}

@@ -1,6 +1,7 @@
 //! One module per kind: observe -> validate -> plan -> execute -> status.
 
 pub mod alarm_policy;
+pub mod cluster;
 pub mod status;
 
 pub use alarm_policy::{AlarmEngine, Mode, PolicyOutcome};

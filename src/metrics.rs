@@ -1,0 +1,210 @@
+//! Prometheus metrics, served on /metrics by both `run` modes.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    pub kind: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsLabels {
+    pub service: String,
+    pub operation: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
+/// Every metric dialtone exports.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ReconcileLabels, Counter>,
+    duration: Family<KindLabels, Histogram>,
+    aws_requests: Family<AwsLabels, Counter>,
+    drift_found: Family<KindLabels, Counter>,
+    drift_corrected: Family<KindLabels, Counter>,
+    alarms: Family<StateLabels, Gauge>,
+    leader: Gauge,
+    /// Alarms by state per policy, summed into `alarms`.
+    states: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("dialtone");
+        let reconciles = Family::<ReconcileLabels, Counter>::default();
+        let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0])
+        });
+        let aws_requests = Family::<AwsLabels, Counter>::default();
+        let drift_found = Family::<KindLabels, Counter>::default();
+        let drift_corrected = Family::<KindLabels, Counter>::default();
+        let alarms = Family::<StateLabels, Gauge>::default();
+        let leader = Gauge::default();
+        registry.register(
+            "reconciles",
+            "Reconciles by kind and result",
+            reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration",
+            duration.clone(),
+        );
+        registry.register(
+            "aws_requests",
+            "AWS requests by service, operation and outcome",
+            aws_requests.clone(),
+        );
+        registry.register(
+            "drift_found",
+            "Alarm fields found differing from the spec",
+            drift_found.clone(),
+        );
+        registry.register(
+            "drift_corrected",
+            "Alarm fields put back to the spec",
+            drift_corrected.clone(),
+        );
+        registry.register(
+            "alarms",
+            "Managed alarms by CloudWatch state",
+            alarms.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this instance holds the leader lease",
+            leader.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            duration,
+            aws_requests,
+            drift_found,
+            drift_corrected,
+            alarms,
+            leader,
+            states: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The process-wide metrics.
+    pub fn global() -> &'static Metrics {
+        static METRICS: OnceLock<Metrics> = OnceLock::new();
+        METRICS.get_or_init(Metrics::new)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Starts timing a reconcile of `kind`; the duration is recorded when the guard drops.
+    pub fn reconcile_timer(&self, kind: &str) -> ReconcileTimer<'_> {
+        ReconcileTimer {
+            metrics: self,
+            kind: kind.to_string(),
+            start: Instant::now(),
+        }
+    }
+
+    pub fn reconciled(&self, kind: &str, result: &str) {
+        self.reconciles
+            .get_or_create(&ReconcileLabels {
+                kind: kind.to_string(),
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn aws_request(&self, service: &str, operation: &str, outcome: &str) {
+        self.aws_requests
+            .get_or_create(&AwsLabels {
+                service: service.to_string(),
+                operation: operation.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn drift(&self, kind: &str, found: usize, corrected: usize) {
+        let labels = KindLabels {
+            kind: kind.to_string(),
+        };
+        self.drift_found.get_or_create(&labels).inc_by(found as u64);
+        self.drift_corrected
+            .get_or_create(&labels)
+            .inc_by(corrected as u64);
+    }
+
+    /// Records the alarm states of one policy (an empty map when the policy is gone).
+    pub fn alarm_states(&self, policy: &str, states: BTreeMap<String, i64>) {
+        let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        if states.is_empty() {
+            all.remove(policy);
+        } else {
+            all.insert(policy.to_string(), states);
+        }
+        let mut totals: BTreeMap<&str, i64> = ["OK", "ALARM", "INSUFFICIENT_DATA"]
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+        for per_policy in all.values() {
+            for (state, count) in per_policy {
+                *totals.entry(state.as_str()).or_default() += count;
+            }
+        }
+        for (state, count) in totals {
+            self.alarms
+                .get_or_create(&StateLabels {
+                    state: state.to_string(),
+                })
+                .set(count);
+        }
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+}
+
+/// Records a reconcile's duration when dropped, however the reconcile ends.
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    kind: String,
+    start: Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .duration
+            .get_or_create(&KindLabels {
+                kind: self.kind.clone(),
+            })
+            .observe(self.start.elapsed().as_secs_f64());
+    }
+}
