@@ -172,6 +172,8 @@ pub async fn run_manifests(
     let mut statuses: BTreeMap<String, crate::api::alarm_policy::AlarmPolicyStatus> =
         BTreeMap::new();
     let mut failures: u32 = 0;
+    // The only instance reconciling this directory: the leader, in the metrics' terms.
+    Metrics::global().set_leader(true);
     println!(
         "dialtone: reconciling {} every {resync:?} (Ctrl-C to stop)",
         path.display()
@@ -184,6 +186,7 @@ pub async fn run_manifests(
                 policy.status = statuses.get(&owner_of(policy)).cloned();
             }
             let invalid = invalid_owners(&loaded);
+            let _timer = Metrics::global().reconcile_timer("AlarmPolicy");
             let outcomes = engine
                 .sweep(&policies, Mode::Apply, Some(&invalid), Timestamp::now())
                 .await;

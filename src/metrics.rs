@@ -208,3 +208,32 @@ impl Drop for ReconcileTimer<'_> {
             .observe(self.start.elapsed().as_secs_f64());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exported() {
+        let metrics = Metrics::new();
+        drop(metrics.reconcile_timer("AlarmPolicy"));
+        metrics.reconciled("AlarmPolicy", "ok");
+        metrics.aws_request("cloudwatch", "DescribeAlarms", "ok");
+        metrics.drift("AlarmPolicy", 2, 1);
+        metrics.alarm_states("ns/p", BTreeMap::from([("ALARM".to_string(), 2)]));
+        metrics.set_leader(true);
+        let text = metrics.encode();
+        for wanted in [
+            "dialtone_reconcile_duration_seconds_count{kind=\"AlarmPolicy\"} 1",
+            "dialtone_reconciles_total{kind=\"AlarmPolicy\",result=\"ok\"} 1",
+            "dialtone_aws_requests_total{service=\"cloudwatch\",operation=\"DescribeAlarms\",outcome=\"ok\"} 1",
+            "dialtone_drift_found_total{kind=\"AlarmPolicy\"} 2",
+            "dialtone_drift_corrected_total{kind=\"AlarmPolicy\"} 1",
+            "dialtone_alarms{state=\"ALARM\"} 2",
+            "dialtone_alarms{state=\"OK\"} 0",
+            "dialtone_leader 1",
+        ] {
+            assert!(text.contains(wanted), "missing {wanted} in\n{text}");
+        }
+    }
+}

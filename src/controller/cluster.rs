@@ -103,6 +103,7 @@ fn key(object: &DynamicObject) -> String {
 }
 
 /// Reconciles one AlarmPolicy.
+#[tracing::instrument(skip_all, fields(kind = KIND, object = %key(&object)))]
 pub async fn reconcile(
     object: Arc<DynamicObject>,
     ctx: Arc<Context>,
