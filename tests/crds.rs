@@ -31,20 +31,23 @@ fn schemas() -> Vec<(String, Value)> {
 }
 
 #[test]
-fn crds_directory_is_what_dialtone_crds_generates() {
+fn crds_directories_are_what_dialtone_crds_generates() {
     let generated = crdgen::documents().expect("CRDs render");
     let expected: BTreeSet<String> = generated.iter().map(|(file, _)| file.clone()).collect();
-    let present: BTreeSet<String> = std::fs::read_dir(crds_dir())
-        .expect("crds/ exists")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(present, expected, "crds/ holds exactly one file per kind");
-    for (file, yaml) in generated {
-        let on_disk = std::fs::read_to_string(crds_dir().join(&file)).expect("readable");
-        assert!(
-            on_disk == yaml,
-            "crds/{file} is stale: run `cargo run -- crds --split crds/` and commit"
-        );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["crds", "charts/dialtone/crds"] {
+        let present: BTreeSet<String> = std::fs::read_dir(root.join(dir))
+            .expect("directory exists")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(present, expected, "{dir}/ holds exactly one file per kind");
+        for (file, yaml) in &generated {
+            let on_disk = std::fs::read_to_string(root.join(dir).join(file)).expect("readable");
+            assert!(
+                &on_disk == yaml,
+                "{dir}/{file} is stale: run `cargo run -- crds --split {dir}/` and commit"
+            );
+        }
     }
 }
 

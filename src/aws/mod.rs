@@ -122,6 +122,13 @@ impl AwsClients {
 
     /// Clients on top of `base` (which may point at an emulator with `endpoint_url`).
     pub fn new(base: SdkConfig, rates: RateLimits) -> Self {
+        // The app name marks dialtone's requests (user agent `app/dialtone`) in CloudTrail and in
+        // the test emulator, which checks them against the IAM policy. STS calls for assumed
+        // roles are built from this base too.
+        let base = match aws_config::AppName::new("dialtone") {
+            Ok(name) => base.to_builder().app_name(name).build(),
+            Err(_) => base,
+        };
         Self {
             base,
             rates,

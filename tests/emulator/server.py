@@ -7,8 +7,9 @@ standard input closes, so a test process that dies never leaves an emulator behi
 
 Control endpoints (loopback only, like the rest):
     POST /moto-api/reset       forget every resource (moto's own) and the recorded calls
-    GET  /_emulator/calls      JSON list of {"service", "operation", "outcome"} of every AWS request since
-                               the reset; outcome is "served" or "throttled"
+    GET  /_emulator/calls      JSON list of {"service", "operation", "outcome", "client"} of every AWS
+                               request since the reset; outcome is "served" or "throttled", client is
+                               "dialtone" when the SDK's user agent carries app/dialtone
     DELETE /_emulator/calls    forget the recorded calls and injected faults (resources stay)
     POST /_emulator/faults     {"service", "operation", "every": N, "count": M}: answer every Nth such
                                request with the protocol's own throttling error, M times in all
@@ -72,8 +73,10 @@ class Emulator:
             return self.app(environ, start_response)
         service, name = operation
         outcome = "throttled" if self.faults.should_throttle(service, name) else "served"
+        agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
+        client = "dialtone" if "app/dialtone" in agent else "other"
         with self.lock:
-            self.calls.append({"service": service, "operation": name, "outcome": outcome})
+            self.calls.append({"service": service, "operation": name, "outcome": outcome, "client": client})
         if outcome == "throttled":
             return throttled(service, path.startswith("/service/"), start_response)
         return self.app(environ, start_response)

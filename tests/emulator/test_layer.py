@@ -107,8 +107,8 @@ def test_calls_are_recorded_and_reset(endpoint, cloudwatch):
     with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
         calls = json.load(reply)
     assert calls == [
-        {"service": "cloudwatch", "operation": "PutMetricAlarm", "outcome": "served"},
-        {"service": "cloudwatch", "operation": "DescribeAlarms", "outcome": "served"},
+        {"service": "cloudwatch", "operation": "PutMetricAlarm", "outcome": "served", "client": "other"},
+        {"service": "cloudwatch", "operation": "DescribeAlarms", "outcome": "served", "client": "other"},
     ]
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
     with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:

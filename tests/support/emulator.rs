@@ -45,7 +45,7 @@ fn start() -> Result<Server, String> {
     let python = python();
     if !python.exists() {
         return Err(format!(
-            "{} not found: run `scripts/test` once (it creates .venv with tests/emulator/requirements.txt) or set DIALTONE_PYTHON",
+            "{} not found: run `scripts/test` once (it creates .venv with tests/requirements.txt) or set DIALTONE_PYTHON",
             python.display()
         ));
     }
@@ -110,6 +110,21 @@ impl Emulator {
         self.recorded()
             .iter()
             .filter(|c| c["outcome"] == "served")
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    c["service"].as_str().unwrap_or("?"),
+                    c["operation"].as_str().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+
+    /// The operations dialtone itself (user agent `app/dialtone`) made, as `service:Operation`.
+    pub fn dialtone_calls(&self) -> Vec<String> {
+        self.recorded()
+            .iter()
+            .filter(|c| c["client"] == "dialtone")
             .map(|c| {
                 format!(
                     "{}:{}",

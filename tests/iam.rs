@@ -1,0 +1,115 @@
+//! deploy/iam-policy.json is exactly what dialtone needs: every AWS operation dialtone makes
+//! against the emulator (recorded by the emulator from dialtone's user agent) is allowed, and the
+//! policy grants nothing dialtone never calls. No wildcard actions.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use dialtone::api::Object;
+use dialtone::api::alarm_policy::AlarmPolicy;
+use dialtone::controller::alarm_policy::target_of;
+use dialtone::controller::{AlarmEngine, Mode};
+use dialtone::source::manifests;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::Value;
+use support::emulator::Emulator;
+
+fn policy_actions() -> BTreeSet<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/iam-policy.json");
+    let policy: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("policy")).expect("JSON");
+    policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .inspect(|s| assert_eq!(s["Effect"], "Allow"))
+        .flat_map(|s| s["Action"].as_array().expect("actions").clone())
+        .map(|a| a.as_str().expect("action").to_string())
+        .collect()
+}
+
+/// SDK service names as IAM spells them.
+fn iam_action(call: &str) -> String {
+    let (service, operation) = call.split_once(':').expect("service:Operation");
+    let prefix = match service {
+        "resourcegroupstaggingapi" => "tag",
+        other => other,
+    };
+    format!("{prefix}:{operation}")
+}
+
+fn examples() -> Vec<AlarmPolicy> {
+    manifests::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples"))
+        .expect("examples")
+        .objects
+        .into_iter()
+        .filter_map(|(_, o)| match o {
+            Object::AlarmPolicy(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn no_wildcard_actions() {
+    for action in policy_actions() {
+        assert!(!action.contains('*'), "{action}");
+    }
+}
+
+#[tokio::test]
+async fn the_policy_allows_exactly_what_dialtone_calls() {
+    let emulator = Emulator::acquire().await;
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let mut policies = examples();
+    // Everything the engine does: create, read, tag, update, delete, adopt, clean up, and a policy
+    // in another account through an assumed role.
+    engine
+        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .await;
+    emulator
+        .cloudwatch("us-east-1")
+        .untag_resource()
+        .resource_arn(
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:cc-prod-use1-queue-wait-basic",
+        )
+        .tag_keys("team")
+        .send()
+        .await
+        .expect("untag by hand");
+    policies[0].spec.alarms.pop();
+    policies[1].spec.adopt_existing = true;
+    policies[2].spec.role_arn = Some("arn:aws:iam::111122223333:role/dialtone-alarms".into());
+    for _ in 0..2 {
+        engine
+            .sweep(&policies, Mode::Apply, None, Timestamp::now())
+            .await;
+    }
+    let owner = dialtone::controller::alarm_policy::owner_of(&policies[1]);
+    engine
+        .cleanup(&owner, &target_of(&policies[1]), Timestamp::now())
+        .await;
+
+    let called: BTreeSet<String> = emulator
+        .dialtone_calls()
+        .iter()
+        .map(|c| iam_action(c))
+        .collect();
+    let granted = policy_actions();
+    let denied: Vec<&String> = called.difference(&granted).collect();
+    assert!(
+        denied.is_empty(),
+        "dialtone calls actions the policy does not grant: {denied:?}"
+    );
+    let unused: Vec<&String> = granted.difference(&called).collect();
+    assert!(
+        unused.is_empty(),
+        "the policy grants actions dialtone never calls: {unused:?}"
+    );
+    assert!(
+        emulator.calls().len() > emulator.dialtone_calls().len(),
+        "the test's own calls are not counted"
+    );
+}
