@@ -8,28 +8,13 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
-use dialtone::api::Object;
 use dialtone::api::alarm_policy::{AlarmPolicy, DeletionPolicy, ManagementPolicy};
 use dialtone::controller::{AlarmEngine, Mode, PolicyOutcome};
-use dialtone::source::manifests;
 use k8s_openapi::jiff::Timestamp;
 use support::emulator::Emulator;
 
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")
-}
-
-/// The example AlarmPolicies.
-fn example_policies() -> Vec<AlarmPolicy> {
-    manifests::load(&examples())
-        .expect("examples load")
-        .objects
-        .into_iter()
-        .filter_map(|(_, o)| match o {
-            Object::AlarmPolicy(p) => Some(p),
-            _ => None,
-        })
-        .collect()
 }
 
 fn named(policies: &[AlarmPolicy], name: &str) -> AlarmPolicy {
@@ -62,7 +47,7 @@ const QUEUE_WAIT: &str = "cc-prod-use1-queue-wait-basic";
 async fn first_apply_creates_every_alarm_with_owner_tag_and_routing() {
     let emulator = Emulator::acquire().await;
     let mut engine = AlarmEngine::new(emulator.clients().await);
-    let policies = example_policies();
+    let policies = support::example_alarm_policies();
     let outcomes = sweep(&mut engine, &policies, Mode::Apply).await;
     for outcome in &outcomes {
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
@@ -149,7 +134,7 @@ async fn first_apply_creates_every_alarm_with_owner_tag_and_routing() {
 async fn second_apply_makes_zero_write_calls_and_batches_reads() {
     let emulator = Emulator::acquire().await;
     let mut engine = AlarmEngine::new(emulator.clients().await);
-    let policies = example_policies();
+    let policies = support::example_alarm_policies();
     sweep(&mut engine, &policies, Mode::Apply).await;
     emulator.forget_calls();
 
@@ -183,7 +168,7 @@ async fn second_apply_makes_zero_write_calls_and_batches_reads() {
 async fn out_of_band_changes_show_as_drift_and_are_corrected() {
     let emulator = Emulator::acquire().await;
     let mut engine = AlarmEngine::new(emulator.clients().await);
-    let policies = vec![named(&example_policies(), "connect-primary")];
+    let policies = vec![named(&support::example_alarm_policies(), "connect-primary")];
     sweep(&mut engine, &policies, Mode::Apply).await;
 
     // Someone edits the queue-wait alarm by hand: threshold, a dimension and the actions.
@@ -314,7 +299,7 @@ async fn foreign_alarm_with_the_same_name_is_reported_and_untouched_unless_adopt
         .expect("foreign alarm");
     emulator.forget_calls();
 
-    let mut policy = named(&example_policies(), "connect-primary");
+    let mut policy = named(&support::example_alarm_policies(), "connect-primary");
     let mut engine = AlarmEngine::new(emulator.clients().await);
     let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
     let result = outcome(&outcomes, PRIMARY);
@@ -387,7 +372,7 @@ async fn foreign_alarm_with_the_same_name_is_reported_and_untouched_unless_adopt
 async fn alarm_removed_from_the_policy_is_deleted() {
     let emulator = Emulator::acquire().await;
     let mut engine = AlarmEngine::new(emulator.clients().await);
-    let mut policy = named(&example_policies(), "connect-primary");
+    let mut policy = named(&support::example_alarm_policies(), "connect-primary");
     sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
     policy.spec.alarms.retain(|a| a.name != "missed-calls");
     let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
@@ -397,25 +382,15 @@ async fn alarm_removed_from_the_policy_is_deleted() {
             .iter()
             .any(|a| a.alarm_name() == "cc-prod-use1-missed-calls")
     );
-    let left = emulator
-        .cloudwatch("us-east-1")
-        .describe_alarms()
-        .send()
-        .await
-        .expect("describe");
-    let names: Vec<&str> = left
-        .metric_alarms()
-        .iter()
-        .filter_map(|a| a.alarm_name())
-        .collect();
+    let names = emulator.alarm_names("us-east-1").await;
     assert_eq!(names.len(), 7);
-    assert!(!names.contains(&"cc-prod-use1-missed-calls"));
+    assert!(!names.iter().any(|n| n == "cc-prod-use1-missed-calls"));
 }
 
 #[tokio::test]
 async fn observe_reads_and_reports_but_writes_nothing() {
     let emulator = Emulator::acquire().await;
-    let mut policy = named(&example_policies(), "connect-primary");
+    let mut policy = named(&support::example_alarm_policies(), "connect-primary");
     let mut engine = AlarmEngine::new(emulator.clients().await);
     sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
     emulator
@@ -440,7 +415,7 @@ async fn observe_reads_and_reports_but_writes_nothing() {
 #[tokio::test]
 async fn a_policy_gone_from_the_source_is_cleaned_up_per_its_deletion_policy() {
     let emulator = Emulator::acquire().await;
-    let policies = example_policies();
+    let policies = support::example_alarm_policies();
     let mut retained = named(&policies, "backends-primary");
     retained.spec.deletion_policy = DeletionPolicy::Retain;
     let deleted = named(&policies, "connect-primary");
@@ -461,17 +436,7 @@ async fn a_policy_gone_from_the_source_is_cleaned_up_per_its_deletion_policy() {
         .await;
     assert_eq!(outcomes.len(), 1, "only the Delete policy needs work");
     assert_eq!(outcomes[0].done.len(), 8);
-    let left = emulator
-        .cloudwatch("us-east-1")
-        .describe_alarms()
-        .send()
-        .await
-        .expect("describe");
-    let names: Vec<&str> = left
-        .metric_alarms()
-        .iter()
-        .filter_map(|a| a.alarm_name())
-        .collect();
+    let names = emulator.alarm_names("us-east-1").await;
     assert_eq!(names.len(), 7, "Retain keeps the backend alarms: {names:?}");
     assert!(names.iter().all(|n| n.contains("lambda")
         || n.contains("dynamodb")
@@ -490,7 +455,7 @@ async fn a_policy_gone_from_the_source_is_cleaned_up_per_its_deletion_policy() {
 #[tokio::test]
 async fn an_invalid_policy_is_not_taken_for_a_deleted_one() {
     let emulator = Emulator::acquire().await;
-    let policy = named(&example_policies(), "connect-primary");
+    let policy = named(&support::example_alarm_policies(), "connect-primary");
     let mut engine = AlarmEngine::new(emulator.clients().await);
     let none = BTreeSet::new();
     engine
@@ -518,7 +483,7 @@ async fn an_invalid_policy_is_not_taken_for_a_deleted_one() {
 #[tokio::test]
 async fn cleanup_deletes_owned_alarms_and_treats_gone_as_success() {
     let emulator = Emulator::acquire().await;
-    let policy = named(&example_policies(), "connect-primary");
+    let policy = named(&support::example_alarm_policies(), "connect-primary");
     let mut engine = AlarmEngine::new(emulator.clients().await);
     sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
     let target = dialtone::controller::alarm_policy::target_of(&policy);
@@ -670,4 +635,32 @@ async fn invalid_manifests_fail_the_plan_without_any_aws_call() {
         "{text}"
     );
     assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+}
+
+#[tokio::test]
+async fn per_policy_sweeps_share_the_regions_ownership_cache() {
+    // In a cluster each object is reconciled on its own; the region's ownership cache must still
+    // spare the Tagging API once nothing changes.
+    let emulator = Emulator::acquire().await;
+    let policies = support::example_alarm_policies();
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    for _ in 0..2 {
+        for policy in &policies {
+            sweep(&mut engine, std::slice::from_ref(policy), Mode::Apply).await;
+        }
+    }
+    emulator.forget_calls();
+    for _ in 0..3 {
+        for policy in &policies {
+            sweep(&mut engine, std::slice::from_ref(policy), Mode::Apply).await;
+        }
+    }
+    assert_eq!(
+        emulator.count("resourcegroupstaggingapi:GetResources"),
+        0,
+        "{:?}",
+        emulator.calls()
+    );
+    assert_eq!(emulator.count("cloudwatch:DescribeAlarms"), 9);
+    assert!(emulator.writes().is_empty());
 }

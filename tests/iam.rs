@@ -7,11 +7,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use dialtone::api::Object;
-use dialtone::api::alarm_policy::AlarmPolicy;
 use dialtone::controller::alarm_policy::target_of;
 use dialtone::controller::{AlarmEngine, Mode};
-use dialtone::source::manifests;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 use support::emulator::Emulator;
@@ -40,18 +37,6 @@ fn iam_action(call: &str) -> String {
     format!("{prefix}:{operation}")
 }
 
-fn examples() -> Vec<AlarmPolicy> {
-    manifests::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples"))
-        .expect("examples")
-        .objects
-        .into_iter()
-        .filter_map(|(_, o)| match o {
-            Object::AlarmPolicy(p) => Some(p),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn no_wildcard_actions() {
     for action in policy_actions() {
@@ -63,7 +48,7 @@ fn no_wildcard_actions() {
 async fn the_policy_allows_exactly_what_dialtone_calls() {
     let emulator = Emulator::acquire().await;
     let mut engine = AlarmEngine::new(emulator.clients().await);
-    let mut policies = examples();
+    let mut policies = support::example_alarm_policies();
     // Everything the engine does: create, read, tag, update, delete, adopt, clean up, and a policy
     // in another account through an assumed role.
     engine

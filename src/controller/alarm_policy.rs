@@ -38,19 +38,19 @@ pub struct PolicyOutcome {
 
 /// Ownership read once per region and reused while nothing changed, so a steady-state sweep costs
 /// only DescribeAlarms: the Tagging API is read again when an alarm is first seen, its
-/// configuration timestamp moved, dialtone itself wrote, or every `OWNERSHIP_REFRESH` sweeps
-/// (tag edits by hand do not move the configuration timestamp).
+/// configuration timestamp moved, dialtone itself wrote, or `OWNERSHIP_MAX_AGE` passed (tag edits
+/// by hand do not move the configuration timestamp). One cache per region serves every policy.
 #[derive(Debug, Default)]
 struct OwnershipCache {
     owned: Option<BTreeMap<String, OwnedAlarm>>,
     /// AlarmConfigurationUpdatedTimestamp of every alarm seen, by name.
     seen: BTreeMap<String, Option<i64>>,
-    /// Sweeps since ownership was last read.
-    age: u32,
+    /// When ownership was last read.
+    read_at: Option<std::time::Instant>,
 }
 
-/// Sweeps after which ownership is read again even if nothing seems to have changed.
-const OWNERSHIP_REFRESH: u32 = 10;
+/// How long ownership is trusted without a change that would show it moved.
+const OWNERSHIP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A policy dialtone reconciled before, remembered so that its alarms are cleaned up when it
 /// disappears from the source (a manifest deleted from the directory).
@@ -254,9 +254,10 @@ async fn sweep_target(
         Ok(described) => described,
         Err(err) => return failed(err),
     };
-    cache.age += 1;
     let fresh = cache.owned.is_none()
-        || cache.age >= OWNERSHIP_REFRESH
+        || cache
+            .read_at
+            .is_none_or(|at| at.elapsed() >= OWNERSHIP_MAX_AGE)
         || described
             .iter()
             .any(|a| cache.seen.get(&a.config.alarm_name) != Some(&a.config_updated));
@@ -265,11 +266,13 @@ async fn sweep_target(
             Ok(owned) => cache.owned = Some(owned),
             Err(err) => return failed(err),
         }
-        cache.age = 0;
-        cache.seen = described
-            .iter()
-            .map(|a| (a.config.alarm_name.clone(), a.config_updated))
-            .collect();
+        cache.read_at = Some(std::time::Instant::now());
+    }
+    // Merged, not replaced: other policies of the region keep their entries.
+    for alarm in &described {
+        cache
+            .seen
+            .insert(alarm.config.alarm_name.clone(), alarm.config_updated);
     }
     let observed = Observed {
         alarms: described

@@ -115,25 +115,7 @@ pub fn alarm_policy_status(
             format!("{} alarm(s) as declared", summary.total),
         )
     };
-    let mut conditions = base.conditions.clone();
-    set_condition(
-        &mut conditions,
-        READY,
-        ready,
-        why,
-        message.clone(),
-        generation,
-        now,
-    );
-    set_condition(
-        &mut conditions,
-        SYNCED,
-        synced,
-        why,
-        message,
-        generation,
-        now,
-    );
+    let conditions = ready_and_synced(base, ready, synced, why, &message, now);
     AlarmPolicyStatus {
         observed_generation: generation,
         conditions,
@@ -155,23 +137,12 @@ pub fn invalid_status(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ");
-    let mut conditions = base.conditions.clone();
-    set_condition(
-        &mut conditions,
-        READY,
+    let conditions = ready_and_synced(
+        base,
+        Status::False,
         Status::False,
         reason::INVALID_SPEC,
-        message.clone(),
-        generation,
-        now,
-    );
-    set_condition(
-        &mut conditions,
-        SYNCED,
-        Status::False,
-        reason::INVALID_SPEC,
-        message,
-        generation,
+        &message,
         now,
     );
     AlarmPolicyStatus {
@@ -179,4 +150,28 @@ pub fn invalid_status(
         conditions,
         ..AlarmPolicyStatus::default()
     }
+}
+
+/// The Ready and Synced conditions on top of the previous ones (transition times kept).
+fn ready_and_synced(
+    base: &StatusBase,
+    ready: Status,
+    synced: Status,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let mut conditions = base.conditions.clone();
+    for (type_, status) in [(READY, ready), (SYNCED, synced)] {
+        set_condition(
+            &mut conditions,
+            type_,
+            status,
+            reason,
+            message,
+            base.generation,
+            now,
+        );
+    }
+    conditions
 }

@@ -107,24 +107,18 @@ impl Emulator {
     /// The operations the emulator served since the reset (or the last `forget_calls`), as
     /// `service:Operation`; throttled attempts are not included.
     pub fn calls(&self) -> Vec<String> {
-        self.recorded()
-            .iter()
-            .filter(|c| c["outcome"] == "served")
-            .map(|c| {
-                format!(
-                    "{}:{}",
-                    c["service"].as_str().unwrap_or("?"),
-                    c["operation"].as_str().unwrap_or("?")
-                )
-            })
-            .collect()
+        self.recorded_calls(|c| c["outcome"] == "served")
     }
 
     /// The operations dialtone itself (user agent `app/dialtone`) made, as `service:Operation`.
     pub fn dialtone_calls(&self) -> Vec<String> {
+        self.recorded_calls(|c| c["client"] == "dialtone")
+    }
+
+    fn recorded_calls(&self, keep: impl Fn(&serde_json::Value) -> bool) -> Vec<String> {
         self.recorded()
             .iter()
-            .filter(|c| c["client"] == "dialtone")
+            .filter(|c| keep(c))
             .map(|c| {
                 format!(
                     "{}:{}",
@@ -246,6 +240,19 @@ impl Emulator {
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ]
+    }
+
+    /// Names of the metric alarms in `region`.
+    pub async fn alarm_names(&self, region: &str) -> Vec<String> {
+        self.cloudwatch(region)
+            .describe_alarms()
+            .send()
+            .await
+            .expect("DescribeAlarms")
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| a.alarm_name().map(str::to_string))
+            .collect()
     }
 
     /// Forgets the recorded calls and injected faults; resources stay.

@@ -2,3 +2,17 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+
+/// The example AlarmPolicies of examples/.
+pub fn example_alarm_policies() -> Vec<dialtone::api::AlarmPolicy> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    dialtone::source::manifests::load(&dir)
+        .expect("examples load")
+        .objects
+        .into_iter()
+        .filter_map(|(_, o)| match o {
+            dialtone::api::Object::AlarmPolicy(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
