@@ -29,7 +29,7 @@ impl Totals {
                 match action {
                     Action::Create { .. } => totals.create += 1,
                     Action::Update { .. } => totals.update += 1,
-                    Action::Tag { .. } => totals.tag += 1,
+                    Action::Tag { .. } | Action::Untag { .. } => totals.tag += 1,
                     Action::Adopt { .. } => totals.adopt += 1,
                     Action::Delete { .. } => totals.delete += 1,
                 }
@@ -104,6 +104,15 @@ pub fn plan_text(outcomes: &[PolicyOutcome], invalid: &[String]) -> String {
                     );
                     drift_lines(&mut out, "      ", drift);
                 }
+                Action::Untag {
+                    alarm_name, keys, ..
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "  ~ untag  {alarm_name}: {} (no longer in spec.tags)",
+                        keys.join(", ")
+                    );
+                }
                 Action::Delete { alarm_name } => {
                     let _ = writeln!(out, "  - delete {alarm_name} (no longer in the policy)");
                 }
@@ -164,6 +173,9 @@ fn action_json(action: &Action) -> Value {
         Action::Adopt { alarm, drift, .. } => {
             json!({"action": "adopt", "alarmName": alarm.config.alarm_name, "alarm": alarm.name, "drift": drift})
         }
+        Action::Untag {
+            alarm_name, keys, ..
+        } => json!({"action": "untag", "alarmName": alarm_name, "keys": keys}),
         Action::Delete { alarm_name } => json!({"action": "delete", "alarmName": alarm_name}),
     }
 }
@@ -211,6 +223,11 @@ pub fn done_lines(outcome: &PolicyOutcome) -> Vec<String> {
                     alarm_name, drift, ..
                 } => format!("tagged {alarm_name}: {}", fields(drift)),
                 Action::Adopt { alarm, .. } => format!("adopted {}", alarm.config.alarm_name),
+                Action::Untag {
+                    alarm_name, keys, ..
+                } => {
+                    format!("untagged {alarm_name}: {}", keys.join(", "))
+                }
                 Action::Delete { alarm_name } => format!("deleted {alarm_name}"),
             }
         })

@@ -664,3 +664,41 @@ async fn per_policy_sweeps_share_the_regions_ownership_cache() {
     assert_eq!(emulator.count("cloudwatch:DescribeAlarms"), 9);
     assert!(emulator.writes().is_empty());
 }
+
+#[tokio::test]
+async fn a_tag_removed_from_the_spec_is_removed_from_the_alarms_foreign_tags_stay() {
+    let emulator = Emulator::acquire().await;
+    let mut policy = named(&support::example_alarm_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    let east = emulator.cloudwatch("us-east-1");
+    let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{QUEUE_WAIT}");
+    east.tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("cost-center").value("42").build())
+        .send()
+        .await
+        .expect("a tag set by someone else");
+
+    policy.spec.tags.remove("env");
+    let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert!(outcome(&outcomes, PRIMARY).errors.is_empty());
+    let tags = east
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("tags");
+    let keys: BTreeSet<&str> = tags.tags().iter().filter_map(|t| t.key()).collect();
+    assert!(!keys.contains("env"), "{keys:?}");
+    assert!(
+        keys.contains("team") && keys.contains("cost-center") && keys.contains("dialtone.io/owner"),
+        "{keys:?}"
+    );
+    let after = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Plan).await;
+    assert!(
+        outcome(&after, PRIMARY).plan.actions.is_empty(),
+        "{:?}",
+        outcome(&after, PRIMARY).plan.actions
+    );
+}

@@ -65,6 +65,7 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
         .await
         .expect("untag by hand");
     policies[0].spec.alarms.pop();
+    policies[0].spec.tags.remove("env");
     policies[1].spec.adopt_existing = true;
     policies[2].spec.role_arn = Some("arn:aws:iam::111122223333:role/dialtone-alarms".into());
     for _ in 0..2 {

@@ -13,6 +13,9 @@ use super::common::{ACTION_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN, Severi
 
 /// The tag every alarm dialtone writes carries: `<namespace>/<name>` of the owning AlarmPolicy.
 pub const OWNER_TAG: &str = "dialtone.io/owner";
+/// The tag listing which of an alarm's tags came from `spec.tags` (comma-separated keys), so a
+/// key removed from the spec is removed from the alarm while tags set by others stay.
+pub const MANAGED_TAGS_TAG: &str = "dialtone.io/managed-tags";
 
 /// CloudWatch alarms for a contact center, kept in the declared state.
 ///
@@ -72,9 +75,10 @@ pub struct AlarmPolicySpec {
     #[serde(default)]
     pub adopt_existing: bool,
 
-    /// Tags added to every alarm of this policy (at most 49; `dialtone.io/` keys are reserved).
+    /// Tags added to every alarm of this policy (at most 48; `dialtone.io/` keys are reserved).
+    /// A key removed here is removed from the alarms; tags set outside dialtone are left alone.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 49))]
+    #[schemars(extend("maxProperties" = 48))]
     #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('dialtone.io/') && !k.startsWith('aws:'))").message("tag keys starting with dialtone.io/ or aws: are reserved"))]
     #[x_kube(validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256)").message("tag keys must be 1-128 characters and values at most 256"))]
     pub tags: BTreeMap<String, String>,

@@ -201,6 +201,21 @@ impl CloudWatchAlarms {
         Ok(())
     }
 
+    /// UntagResource: removes `keys` from the alarm.
+    pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.limiter.acquire("UntagResource").await;
+        self.cloudwatch
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("cloudwatch", "UntagResource", e))
+            .inspect(|_| observed_ok("cloudwatch", "UntagResource"))
+            .inspect_err(observed_err)?;
+        Ok(())
+    }
+
     /// DeleteAlarms in batches of 100. Names that do not exist are not an error.
     pub async fn delete(&self, names: &[String]) -> Result<(), AwsError> {
         for batch in names.chunks(BATCH) {

@@ -357,6 +357,7 @@ async fn execute(
             Action::Create { alarm } => cloudwatch.put(&alarm.config, Some(&alarm.tags)).await,
             Action::Update { alarm, .. } => cloudwatch.put(&alarm.config, None).await,
             Action::Tag { arn, tags, .. } => cloudwatch.tag(arn, tags).await,
+            Action::Untag { arn, keys, .. } => cloudwatch.untag(arn, keys).await,
             Action::Adopt { alarm, arn, drift } => {
                 adopt(cloudwatch, alarm, arn, !drift.is_empty()).await
             }
@@ -406,6 +407,7 @@ pub fn record_metrics(outcome: &PolicyOutcome) {
             Action::Update { drift, .. }
             | Action::Tag { drift, .. }
             | Action::Adopt { drift, .. } => drift.len(),
+            Action::Untag { keys, .. } => keys.len(),
             Action::Create { .. } | Action::Delete { .. } => 1,
         })
         .sum();

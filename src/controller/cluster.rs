@@ -339,6 +339,12 @@ async fn publish_outcome(
                 ("Updated", format!("{alarm_name} (tags)"))
             }
             Change::Tag { alarm_name, .. } => ("DriftCorrected", format!("{alarm_name} (tags)")),
+            Change::Untag {
+                alarm_name, keys, ..
+            } => (
+                "Updated",
+                format!("{alarm_name} (removed tags {})", keys.join(", ")),
+            ),
             Change::Delete { alarm_name } => ("Deleted", alarm_name.clone()),
         };
         by_reason.entry(reason).or_default().push(what);

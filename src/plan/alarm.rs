@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::alarm_policy::{
-    AlarmPolicySpec, AlarmSpec, MetricSpec, OWNER_TAG, SeverityActions, TreatMissingData,
+    AlarmPolicySpec, AlarmSpec, MANAGED_TAGS_TAG, MetricSpec, OWNER_TAG, SeverityActions,
+    TreatMissingData,
 };
 use crate::validate::default_alarm_name_prefix;
 
@@ -93,6 +94,34 @@ pub struct ObservedAlarm {
     pub config_updated: Option<i64>,
 }
 
+/// CloudWatch's limit on tag values.
+const MAX_TAG_VALUE: usize = 256;
+
+/// The managed-tags tag's value: the user tag keys, comma-separated. When they do not fit a tag
+/// value, nothing is recorded and keys removed from the spec stay on the alarms (never a wrong
+/// removal).
+pub fn managed_tags_value(tags: &BTreeMap<String, String>) -> String {
+    let keys = tags.keys().cloned().collect::<Vec<_>>().join(",");
+    if keys.len() <= MAX_TAG_VALUE && !tags.keys().any(|k| k.contains(',')) {
+        keys
+    } else {
+        String::new()
+    }
+}
+
+/// The user tag keys an alarm's managed-tags tag records.
+pub fn managed_tag_keys(tags: &BTreeMap<String, String>) -> Vec<String> {
+    tags.get(MANAGED_TAGS_TAG)
+        .map(|value| {
+            value
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Tag value naming the owning policy.
 pub fn owner(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
@@ -105,6 +134,7 @@ pub fn desired_alarms(namespace: &str, name: &str, spec: &AlarmPolicySpec) -> Ve
         .clone()
         .unwrap_or_else(|| default_alarm_name_prefix(namespace, name));
     let mut tags = spec.tags.clone();
+    tags.insert(MANAGED_TAGS_TAG.to_string(), managed_tags_value(&spec.tags));
     tags.insert(OWNER_TAG.to_string(), owner(namespace, name));
     spec.alarms
         .iter()

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::alarm::{DesiredAlarm, ObservedAlarm};
+use super::alarm::{DesiredAlarm, ObservedAlarm, managed_tag_keys};
 use super::diff::{config_drift, tag_drift};
 use crate::api::alarm_policy::{AlarmStatus, FieldDrift, OWNER_TAG};
 
@@ -57,6 +57,12 @@ pub enum Action {
         tags: BTreeMap<String, String>,
         drift: Vec<FieldDrift>,
     },
+    /// UntagResource: keys dialtone set that the spec no longer declares.
+    Untag {
+        alarm_name: String,
+        arn: String,
+        keys: Vec<String>,
+    },
     /// PutMetricAlarm (if it differs) and TagResource: take over an alarm that has no owner.
     Adopt {
         alarm: DesiredAlarm,
@@ -74,7 +80,9 @@ impl Action {
             Action::Create { alarm }
             | Action::Update { alarm, .. }
             | Action::Adopt { alarm, .. } => &alarm.config.alarm_name,
-            Action::Tag { alarm_name, .. } | Action::Delete { alarm_name } => alarm_name,
+            Action::Tag { alarm_name, .. }
+            | Action::Untag { alarm_name, .. }
+            | Action::Delete { alarm_name } => alarm_name,
         }
     }
 }
@@ -84,7 +92,7 @@ impl Action {
 pub struct PolicyPlan {
     pub owner: String,
     pub manage: bool,
-    /// In execution order: creates, adoptions, updates, tags, deletes.
+    /// In execution order: creates, adoptions, updates, tags, untags, deletes.
     pub actions: Vec<Action>,
     /// Per declared alarm, as found: ARN, state, drift and conflicts.
     pub alarms: Vec<AlarmStatus>,
@@ -144,6 +152,7 @@ fn plan_policy(
     let mut adoptions = Vec::new();
     let mut updates = Vec::new();
     let mut tags = Vec::new();
+    let mut untags = Vec::new();
     let mut alarms = Vec::new();
 
     for desired in &policy.desired {
@@ -193,6 +202,18 @@ fn plan_policy(
                         drift: tag.clone(),
                     });
                 }
+                let held = owned.map(|o| o.tags.clone()).unwrap_or_default();
+                let removed: Vec<String> = managed_tag_keys(&held)
+                    .into_iter()
+                    .filter(|k| held.contains_key(k) && !desired.tags.contains_key(k))
+                    .collect();
+                if !removed.is_empty() {
+                    untags.push(Action::Untag {
+                        alarm_name: name.clone(),
+                        arn: actual.arn.clone(),
+                        keys: removed,
+                    });
+                }
                 status.drift = config.into_iter().chain(tag).collect();
             }
             Some(other) => {
@@ -240,6 +261,7 @@ fn plan_policy(
             .chain(adoptions)
             .chain(updates)
             .chain(tags)
+            .chain(untags)
             .chain(deletes)
             .collect()
     } else {

@@ -2,11 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::alarm::{AlarmConfig, MetricStat, Query, Source, Threshold, desired_alarms};
+use super::alarm::{
+    AlarmConfig, MetricStat, Query, Source, Threshold, desired_alarms, managed_tag_keys,
+    managed_tags_value,
+};
 use super::diff::{config_drift, tag_drift};
 use super::sweep::{Action, Observed, OwnedAlarm, PolicyInput, plan_sweep};
 use super::{DesiredAlarm, ObservedAlarm};
-use crate::api::alarm_policy::{AlarmPolicySpec, FieldDrift, OWNER_TAG};
+use crate::api::alarm_policy::{AlarmPolicySpec, FieldDrift, MANAGED_TAGS_TAG, OWNER_TAG};
 
 fn metric() -> MetricStat {
     MetricStat {
@@ -313,6 +316,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
                 Action::Create { .. } => "create",
                 Action::Update { .. } => "update",
                 Action::Tag { .. } => "tag",
+                Action::Untag { .. } => "untag",
                 Action::Adopt { .. } => "adopt",
                 Action::Delete { .. } => "delete",
             };
@@ -553,4 +557,51 @@ fn desired_alarms_apply_defaults_routing_prefix_and_tags() {
 
     assert_eq!(alarms[2].config.threshold, Threshold::Band(2.0));
     assert!(matches!(alarms[2].config.source, Source::Metric(_)));
+}
+
+#[test]
+fn tags_removed_from_the_spec_are_untagged_others_are_kept() {
+    let mut alarm = desired("a");
+    alarm.tags.insert("team".into(), "cc".into());
+    alarm.tags.insert(MANAGED_TAGS_TAG.into(), "team".into());
+    let mut held = owned("ns/p/a", "ns/p");
+    // dialtone set team and env earlier; cost-center was set by someone else.
+    for (k, v) in [
+        ("team", "cc"),
+        ("env", "prod"),
+        ("cost-center", "42"),
+        (MANAGED_TAGS_TAG, "env,team"),
+    ] {
+        held.1.tags.insert(k.into(), v.into());
+    }
+    let observed = Observed {
+        alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
+        owned: BTreeMap::from([held]),
+    };
+    let plans = plan_sweep(&[policy(vec![alarm])], &observed);
+    assert_eq!(kinds(&plans[0].actions), ["tag ns/p/a", "untag ns/p/a"]);
+    match &plans[0].actions[1] {
+        Action::Untag { keys, .. } => assert_eq!(keys, &["env".to_string()]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn managed_tags_value_lists_keys_or_gives_up_safely() {
+    let tags = BTreeMap::from([
+        ("team".to_string(), "cc".to_string()),
+        ("env".to_string(), "prod".to_string()),
+    ]);
+    assert_eq!(managed_tags_value(&tags), "env,team");
+    let many: BTreeMap<String, String> = (0..40)
+        .map(|i| (format!("key-number-{i:03}"), String::new()))
+        .collect();
+    assert_eq!(
+        managed_tags_value(&many),
+        "",
+        "too long for a tag value: recorded as nothing"
+    );
+    let held = BTreeMap::from([(MANAGED_TAGS_TAG.to_string(), "env,team".to_string())]);
+    assert_eq!(managed_tag_keys(&held), ["env", "team"]);
+    assert!(managed_tag_keys(&BTreeMap::new()).is_empty());
 }

@@ -7,8 +7,8 @@ use crate::api::alarm_policy::{AlarmPolicySpec, AlarmSpec, MetricSpec};
 
 /// CloudWatch's limit on alarm names.
 const MAX_ALARM_NAME: usize = 255;
-/// CloudWatch allows 50 tags per alarm; dialtone's owner tag takes one.
-const MAX_USER_TAGS: usize = 49;
+/// CloudWatch allows 50 tags per alarm; dialtone's owner and managed-tags tags take two.
+const MAX_USER_TAGS: usize = 48;
 /// Built-in defaults when neither the alarm nor `spec.defaults` sets a value.
 pub const DEFAULT_PERIOD: i32 = 60;
 pub const DEFAULT_EVALUATION_PERIODS: i32 = 1;
@@ -77,7 +77,7 @@ fn check_tags(problems: &mut Problems, tags: &BTreeMap<String, String>) {
         problems.add(
             "spec.tags",
             format!(
-                "{} tags; at most {MAX_USER_TAGS} (CloudWatch allows 50 and dialtone's owner tag takes one)",
+                "{} tags; at most {MAX_USER_TAGS} (CloudWatch allows 50 and dialtone's own tags take two)",
                 tags.len()
             ),
         );
