@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::config::http::HttpResponse;
+use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery,
     MetricStat as SdkMetricStat, StandardUnit, Statistic, Tag,
@@ -46,18 +48,18 @@ impl CloudWatchAlarms {
             let mut token = None;
             loop {
                 self.limiter.acquire("DescribeAlarms").await;
-                let page = self
-                    .cloudwatch
-                    .describe_alarms()
-                    .set_alarm_names(Some(batch.to_vec()))
-                    .alarm_types(AlarmType::MetricAlarm)
-                    .max_records(BATCH as i32)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("cloudwatch", "DescribeAlarms", e))
-                    .inspect(|_| observed_ok("cloudwatch", "DescribeAlarms"))
-                    .inspect_err(observed_err)?;
+                let page = settle(
+                    "cloudwatch",
+                    "DescribeAlarms",
+                    self.cloudwatch
+                        .describe_alarms()
+                        .set_alarm_names(Some(batch.to_vec()))
+                        .alarm_types(AlarmType::MetricAlarm)
+                        .max_records(BATCH as i32)
+                        .set_next_token(token)
+                        .send()
+                        .await,
+                )?;
                 found.extend(page.metric_alarms().iter().map(observed));
                 token = page
                     .next_token()
@@ -78,18 +80,18 @@ impl CloudWatchAlarms {
         let mut token: Option<String> = None;
         loop {
             self.limiter.acquire("GetResources").await;
-            let page = self
-                .tagging
-                .get_resources()
-                .resource_type_filters("cloudwatch:alarm")
-                .tag_filters(TagFilter::builder().key(OWNER_TAG).build())
-                .resources_per_page(BATCH as i32)
-                .set_pagination_token(token)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("tagging", "GetResources", e))
-                .inspect(|_| observed_ok("tagging", "GetResources"))
-                .inspect_err(observed_err)?;
+            let page = settle(
+                "tagging",
+                "GetResources",
+                self.tagging
+                    .get_resources()
+                    .resource_type_filters("cloudwatch:alarm")
+                    .tag_filters(TagFilter::builder().key(OWNER_TAG).build())
+                    .resources_per_page(BATCH as i32)
+                    .set_pagination_token(token)
+                    .send()
+                    .await,
+            )?;
             for mapping in page.resource_tag_mapping_list() {
                 let Some(arn) = mapping.resource_arn() else {
                     continue;
@@ -177,42 +179,39 @@ impl CloudWatchAlarms {
                 })
                 .set_threshold(static_threshold(threshold)),
         };
-        request
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("cloudwatch", "PutMetricAlarm", e))
-            .inspect(|_| observed_ok("cloudwatch", "PutMetricAlarm"))
-            .inspect_err(observed_err)?;
+        settle("cloudwatch", "PutMetricAlarm", request.send().await)?;
         Ok(())
     }
 
     /// TagResource: sets `tags` on the alarm (other tags stay).
     pub async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
         self.limiter.acquire("TagResource").await;
-        self.cloudwatch
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("cloudwatch", "TagResource", e))
-            .inspect(|_| observed_ok("cloudwatch", "TagResource"))
-            .inspect_err(observed_err)?;
+        settle(
+            "cloudwatch",
+            "TagResource",
+            self.cloudwatch
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(sdk_tags(tags)))
+                .send()
+                .await,
+        )?;
         Ok(())
     }
 
     /// UntagResource: removes `keys` from the alarm.
     pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
         self.limiter.acquire("UntagResource").await;
-        self.cloudwatch
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("cloudwatch", "UntagResource", e))
-            .inspect(|_| observed_ok("cloudwatch", "UntagResource"))
-            .inspect_err(observed_err)?;
+        settle(
+            "cloudwatch",
+            "UntagResource",
+            self.cloudwatch
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await,
+        )?;
         Ok(())
     }
 
@@ -220,30 +219,41 @@ impl CloudWatchAlarms {
     pub async fn delete(&self, names: &[String]) -> Result<(), AwsError> {
         for batch in names.chunks(BATCH) {
             self.limiter.acquire("DeleteAlarms").await;
-            self.cloudwatch
-                .delete_alarms()
-                .set_alarm_names(Some(batch.to_vec()))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("cloudwatch", "DeleteAlarms", e))
-                .inspect(|_| observed_ok("cloudwatch", "DeleteAlarms"))
-                .inspect_err(observed_err)?;
+            settle(
+                "cloudwatch",
+                "DeleteAlarms",
+                self.cloudwatch
+                    .delete_alarms()
+                    .set_alarm_names(Some(batch.to_vec()))
+                    .send()
+                    .await,
+            )?;
         }
         Ok(())
     }
 }
 
-fn observed_ok(service: &str, operation: &str) {
-    Metrics::global().aws_request(service, operation, "ok");
-}
-
-fn observed_err(err: &AwsError) {
-    let outcome = match err.class {
-        ErrorClass::Retryable => "retryable_error",
-        ErrorClass::NotFound => "not_found",
-        ErrorClass::Terminal => "error",
+/// The one way an SDK call's result enters dialtone: errors classified, every call counted in
+/// the metrics by outcome.
+fn settle<T, E>(
+    service: &'static str,
+    operation: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<T, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let result = result.map_err(|e| AwsError::from_sdk(service, operation, e));
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(err) => match err.class {
+            ErrorClass::Retryable => "retryable_error",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::Terminal => "error",
+        },
     };
-    Metrics::global().aws_request(err.service, err.operation, outcome);
+    Metrics::global().aws_request(service, operation, outcome);
+    result
 }
 
 /// `arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME` -> NAME (names may contain colons).
