@@ -78,13 +78,7 @@ async fn first_apply_creates_every_alarm_with_owner_tag_and_routing() {
     assert_eq!(emulator.count("cloudwatch:PutMetricAlarm"), 17);
 
     let east = emulator.cloudwatch("us-east-1");
-    let alarm = east
-        .describe_alarms()
-        .alarm_names(QUEUE_WAIT)
-        .send()
-        .await
-        .expect("describe");
-    let alarm = &alarm.metric_alarms()[0];
+    let alarm = emulator.alarm("us-east-1", QUEUE_WAIT).await;
     assert_eq!(alarm.threshold(), Some(120.0));
     assert_eq!(
         alarm.alarm_actions().len(),
@@ -261,13 +255,7 @@ async fn out_of_band_changes_show_as_drift_and_are_corrected() {
         applied.done
     );
     assert_eq!(applied.status.summary.as_ref().map(|s| s.drifted), Some(0));
-    let fixed = east
-        .describe_alarms()
-        .alarm_names(QUEUE_WAIT)
-        .send()
-        .await
-        .expect("describe");
-    let fixed = &fixed.metric_alarms()[0];
+    let fixed = emulator.alarm("us-east-1", QUEUE_WAIT).await;
     assert_eq!(fixed.threshold(), Some(120.0));
     assert_eq!(fixed.dimensions().len(), 3);
     assert!(
@@ -323,33 +311,16 @@ async fn foreign_alarm_with_the_same_name_is_reported_and_untouched_unless_adopt
         7,
         "the other alarms are created"
     );
-    let foreign = east
-        .describe_alarms()
-        .alarm_names(QUEUE_WAIT)
-        .send()
-        .await
-        .expect("describe");
-    assert_eq!(
-        foreign.metric_alarms()[0].metric_name(),
-        Some("Foreign"),
-        "untouched"
-    );
-    assert_eq!(foreign.metric_alarms()[0].threshold(), Some(7.0));
+    let foreign = emulator.alarm("us-east-1", QUEUE_WAIT).await;
+    assert_eq!(foreign.metric_name(), Some("Foreign"), "untouched");
+    assert_eq!(foreign.threshold(), Some(7.0));
 
     policy.spec.adopt_existing = true;
     let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
     assert_eq!(outcome(&outcomes, PRIMARY).plan.conflicts(), 0);
-    let adopted = east
-        .describe_alarms()
-        .alarm_names(QUEUE_WAIT)
-        .send()
-        .await
-        .expect("describe");
-    assert_eq!(
-        adopted.metric_alarms()[0].metric_name(),
-        Some("LongestQueueWaitTime")
-    );
-    let arn = adopted.metric_alarms()[0].alarm_arn().expect("arn");
+    let adopted = emulator.alarm("us-east-1", QUEUE_WAIT).await;
+    assert_eq!(adopted.metric_name(), Some("LongestQueueWaitTime"));
+    let arn = adopted.alarm_arn().expect("arn");
     let tags = east
         .list_tags_for_resource()
         .resource_arn(arn)

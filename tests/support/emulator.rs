@@ -242,6 +242,20 @@ impl Emulator {
         ]
     }
 
+    /// The metric alarm `name` in `region`, as CloudWatch describes it.
+    pub async fn alarm(&self, region: &str, name: &str) -> aws_sdk_cloudwatch::types::MetricAlarm {
+        self.cloudwatch(region)
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .expect("DescribeAlarms")
+            .metric_alarms()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("alarm {name} exists in {region}"))
+    }
+
     /// Names of the metric alarms in `region`.
     pub async fn alarm_names(&self, region: &str) -> Vec<String> {
         self.cloudwatch(region)
