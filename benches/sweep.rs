@@ -100,7 +100,7 @@ async fn main() {
 
     let start = Instant::now();
     let outcomes = engine
-        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .reconcile(&policies, Mode::Apply, Timestamp::now())
         .await;
     let created: usize = outcomes.iter().map(|o| o.done.len()).sum();
     assert_eq!(created, alarms, "first apply creates every alarm");
@@ -113,12 +113,12 @@ async fn main() {
 
     // The running operator's next sweep re-reads ownership once (it wrote), then never again.
     engine
-        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .reconcile(&policies, Mode::Apply, Timestamp::now())
         .await;
     emulator.forget_calls();
     let start = Instant::now();
     let outcomes = engine
-        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .reconcile(&policies, Mode::Apply, Timestamp::now())
         .await;
     assert!(outcomes.iter().all(|o| o.done.is_empty()));
     report(
@@ -132,7 +132,7 @@ async fn main() {
     let start = Instant::now();
     let mut restarted = AlarmEngine::new(emulator.clients().await);
     let outcomes = restarted
-        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .reconcile(&policies, Mode::Apply, Timestamp::now())
         .await;
     assert!(outcomes.iter().all(|o| o.done.is_empty()));
     report(

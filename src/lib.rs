@@ -42,6 +42,9 @@ pub enum Error {
 
     #[error("serializing {what}: {message}")]
     Serialize { what: String, message: String },
+
+    #[error("state file {path} {message}")]
+    State { path: String, message: String },
 }
 
 /// How a caller should treat an error.
@@ -67,6 +70,7 @@ impl Error {
             Error::Manifest { .. }
             | Error::InvalidSpec(_)
             | Error::Serialize { .. }
+            | Error::State { .. }
             | Error::Usage(_) => ErrorClass::Terminal,
         }
     }

@@ -66,6 +66,8 @@ enum Command {
         /// Desired state from a YAML file or a directory of them instead of the Kubernetes API.
         #[arg(long, value_name = "PATH")]
         manifests: Option<PathBuf>,
+        #[command(flatten)]
+        state: StateArgs,
         /// Time between drift sweeps, e.g. 30s, 60s, 5m.
         #[arg(long, default_value = "60s", value_parser = duration)]
         resync: Duration,
@@ -105,6 +107,32 @@ struct Files {
     /// namespace are in `default`).
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
     path: PathBuf,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+#[derive(Args)]
+struct StateArgs {
+    /// Where dialtone remembers, between runs, what it wrote for each object (how it cleans up
+    /// after a manifest is removed or a region changes). Default: one file per manifest path under
+    /// $XDG_STATE_HOME/dialtone/ (~/.local/state/dialtone/).
+    #[arg(long, value_name = "FILE", env = "DIALTONE_STATE")]
+    state: Option<PathBuf>,
+    /// Also delete orphans: alarms with a dialtone owner tag, in a region this source uses, that
+    /// no object of the source may delete (their policy was removed while no state recorded it,
+    /// or the tag was copied by hand). `plan --prune` shows them first. Do not use it when other
+    /// sources (directories, clusters) manage the same account and region.
+    #[arg(long)]
+    prune: bool,
+}
+
+impl StateArgs {
+    fn options(&self) -> commands::FileOptions {
+        commands::FileOptions {
+            state: self.state.clone(),
+            prune: self.prune,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -185,16 +213,24 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
                 Format::Text => Output::Text,
                 Format::Json => Output::Json,
             };
-            let code = commands::plan(&files.path, aws.clients().await?, output, detailed_exitcode)
-                .await?;
+            let code = commands::plan(
+                &files.path,
+                aws.clients().await?,
+                output,
+                detailed_exitcode,
+                &files.state.options(),
+            )
+            .await?;
             return Ok(ExitCode::from(code));
         }
         Command::Apply { files, aws } => {
-            let code = commands::apply(&files.path, aws.clients().await?).await?;
+            let code =
+                commands::apply(&files.path, aws.clients().await?, &files.state.options()).await?;
             return Ok(ExitCode::from(code));
         }
         Command::Run {
             manifests,
+            state,
             resync,
             http_addr,
             namespace,
@@ -220,7 +256,9 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
             tokio::spawn(http::serve(listener, health.clone()));
             let stop = commands::shutdown_signal();
             if let Some(path) = manifests {
-                let code = commands::run_manifests(&path, clients, resync, health, stop).await?;
+                let code =
+                    commands::run_manifests(&path, clients, resync, &state.options(), health, stop)
+                        .await?;
                 return Ok(ExitCode::from(code));
             }
             let client = kube::Client::try_default().await.map_err(|err| {
@@ -247,13 +285,13 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
         }
         Command::Validate { path } => {
             let loaded = manifests::load(&path)?;
-            for (origin, object) in &loaded.objects {
-                println!("valid    {origin}: {}", object.key());
+            for (key, (origin, _)) in &loaded.objects {
+                println!("valid    {origin}: {key}");
             }
             for problem in loaded.problems() {
                 println!("INVALID  {problem}");
             }
-            if !loaded.invalid.is_empty() {
+            if loaded.problem_count() > 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -44,6 +44,7 @@ pub struct Metrics {
     drift_corrected: Family<KindLabels, Counter>,
     alarms: Family<StateLabels, Gauge>,
     leader: Gauge,
+    manifest_errors: Gauge,
     /// Alarms by state per policy, summed into `alarms`.
     states: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
 }
@@ -60,6 +61,7 @@ impl Metrics {
         let drift_corrected = Family::<KindLabels, Counter>::default();
         let alarms = Family::<StateLabels, Gauge>::default();
         let leader = Gauge::default();
+        let manifest_errors = Gauge::default();
         registry.register(
             "reconciles",
             "Reconciles by kind and result",
@@ -95,7 +97,13 @@ impl Metrics {
             "1 while this instance holds the leader lease",
             leader.clone(),
         );
+        registry.register(
+            "manifest_errors",
+            "Manifest files, documents and objects that could not be used in the last load (run --manifests); while a file cannot be loaded or an object is declared twice, nothing is deleted",
+            manifest_errors.clone(),
+        );
         Self {
+            manifest_errors,
             registry,
             reconciles,
             duration,
@@ -189,6 +197,11 @@ impl Metrics {
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
     }
+
+    pub fn set_manifest_errors(&self, count: usize) {
+        self.manifest_errors
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
 }
 
 /// Records a reconcile's duration when dropped, however the reconcile ends.
@@ -222,6 +235,7 @@ mod tests {
         metrics.drift("AlarmPolicy", 2, 1);
         metrics.alarm_states("ns/p", BTreeMap::from([("ALARM".to_string(), 2)]));
         metrics.set_leader(true);
+        metrics.set_manifest_errors(3);
         let text = metrics.encode();
         for wanted in [
             "dialtone_reconcile_duration_seconds_count{kind=\"AlarmPolicy\"} 1",
@@ -232,6 +246,7 @@ mod tests {
             "dialtone_alarms{state=\"ALARM\"} 2",
             "dialtone_alarms{state=\"OK\"} 0",
             "dialtone_leader 1",
+            "dialtone_manifest_errors 3",
         ] {
             assert!(text.contains(wanted), "missing {wanted} in\n{text}");
         }

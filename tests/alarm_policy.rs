@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
-use dialtone::api::alarm_policy::{AlarmPolicy, DeletionPolicy, ManagementPolicy};
+use dialtone::api::alarm_policy::{AlarmPolicy, ManagementPolicy};
 use dialtone::controller::{AlarmEngine, Mode, PolicyOutcome};
 use k8s_openapi::jiff::Timestamp;
 use support::emulator::Emulator;
@@ -37,7 +37,7 @@ async fn sweep(
     policies: &[AlarmPolicy],
     mode: Mode,
 ) -> Vec<PolicyOutcome> {
-    engine.sweep(policies, mode, None, Timestamp::now()).await
+    engine.reconcile(policies, mode, Timestamp::now()).await
 }
 
 const PRIMARY: &str = "contact-center/connect-primary";
@@ -364,13 +364,7 @@ async fn observe_reads_and_reports_but_writes_nothing() {
     let mut policy = named(&support::example_alarm_policies(), "connect-primary");
     let mut engine = AlarmEngine::new(emulator.clients().await);
     sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
-    emulator
-        .cloudwatch("us-east-1")
-        .delete_alarms()
-        .alarm_names(QUEUE_WAIT)
-        .send()
-        .await
-        .expect("delete by hand");
+    emulator.delete_alarm("us-east-1", QUEUE_WAIT).await;
     emulator.forget_calls();
 
     policy.spec.management_policy = ManagementPolicy::Observe;
@@ -384,91 +378,39 @@ async fn observe_reads_and_reports_but_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_policy_gone_from_the_source_is_cleaned_up_per_its_deletion_policy() {
-    let emulator = Emulator::acquire().await;
-    let policies = support::example_alarm_policies();
-    let mut retained = named(&policies, "backends-primary");
-    retained.spec.deletion_policy = DeletionPolicy::Retain;
-    let deleted = named(&policies, "connect-primary");
-    let mut engine = AlarmEngine::new(emulator.clients().await);
-    let none = BTreeSet::new();
-    engine
-        .sweep(
-            &[retained, deleted],
-            Mode::Apply,
-            Some(&none),
-            Timestamp::now(),
-        )
-        .await;
-
-    // Both manifests are removed from the directory.
-    let outcomes = engine
-        .sweep(&[], Mode::Apply, Some(&none), Timestamp::now())
-        .await;
-    assert_eq!(outcomes.len(), 1, "only the Delete policy needs work");
-    assert_eq!(outcomes[0].done.len(), 8);
-    let names = emulator.alarm_names("us-east-1").await;
-    assert_eq!(names.len(), 7, "Retain keeps the backend alarms: {names:?}");
-    assert!(names.iter().all(|n| n.contains("lambda")
-        || n.contains("dynamodb")
-        || n.contains("lex")
-        || n.contains("api")));
-
-    // Later sweeps have nothing left to do for either.
-    emulator.forget_calls();
-    let outcomes = engine
-        .sweep(&[], Mode::Apply, Some(&none), Timestamp::now())
-        .await;
-    assert!(outcomes.is_empty());
-    assert!(emulator.calls().is_empty());
-}
-
-#[tokio::test]
-async fn an_invalid_policy_is_not_taken_for_a_deleted_one() {
-    let emulator = Emulator::acquire().await;
-    let policy = named(&support::example_alarm_policies(), "connect-primary");
-    let mut engine = AlarmEngine::new(emulator.clients().await);
-    let none = BTreeSet::new();
-    engine
-        .sweep(
-            std::slice::from_ref(&policy),
-            Mode::Apply,
-            Some(&none),
-            Timestamp::now(),
-        )
-        .await;
-    emulator.forget_calls();
-    // The manifest now has a typo: it is invalid, so it is not in the valid set, but it exists.
-    let invalid = BTreeSet::from([PRIMARY.to_string()]);
-    let outcomes = engine
-        .sweep(&[], Mode::Apply, Some(&invalid), Timestamp::now())
-        .await;
-    assert!(outcomes.is_empty());
-    assert!(
-        emulator.calls().is_empty(),
-        "an invalid spec makes no AWS call: {:?}",
-        emulator.calls()
-    );
-}
-
-#[tokio::test]
 async fn cleanup_deletes_owned_alarms_and_treats_gone_as_success() {
     let emulator = Emulator::acquire().await;
     let policy = named(&support::example_alarm_policies(), "connect-primary");
     let mut engine = AlarmEngine::new(emulator.clients().await);
     sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
-    let target = dialtone::controller::alarm_policy::target_of(&policy);
-    let first = engine.cleanup(PRIMARY, &target, Timestamp::now()).await;
+    let first = engine
+        .cleanup(&policy, Timestamp::now())
+        .await
+        .expect("cleanup");
     assert!(first.errors.is_empty());
     assert_eq!(first.done.len(), 8);
-    let again = engine.cleanup(PRIMARY, &target, Timestamp::now()).await;
+    assert!(emulator.alarm_names("us-east-1").await.iter().all(
+        |n| !n.starts_with("cc-prod-use1-")
+            || n.contains("lambda")
+            || n.contains("dynamodb")
+            || n.contains("lex")
+            || n.contains("api")
+    ));
+    let again = engine
+        .cleanup(&policy, Timestamp::now())
+        .await
+        .expect("cleanup");
     assert!(
         again.errors.is_empty() && again.done.is_empty(),
         "already gone is fine"
     );
+    let mut never = policy.clone();
+    never.metadata.name = Some("never-applied".into());
+    never.spec.alarm_name_prefix = Some("never-applied-".into());
     let never = engine
-        .cleanup("contact-center/never-applied", &target, Timestamp::now())
-        .await;
+        .cleanup(&never, Timestamp::now())
+        .await
+        .expect("cleanup");
     assert!(never.errors.is_empty() && never.done.is_empty());
 }
 
@@ -671,5 +613,36 @@ async fn a_tag_removed_from_the_spec_is_removed_from_the_alarms_foreign_tags_sta
         outcome(&after, PRIMARY).plan.actions.is_empty(),
         "{:?}",
         outcome(&after, PRIMARY).plan.actions
+    );
+}
+
+#[tokio::test]
+async fn a_region_move_in_a_cluster_cleans_up_through_the_footprint_in_status() {
+    let emulator = Emulator::acquire().await;
+    let mut policy = named(&support::example_alarm_policies(), "connect-secondary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let first = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    let status = first[0].status.clone();
+    assert_eq!(status.footprint.len(), 1);
+    assert_eq!(status.footprint[0].region, "us-west-2");
+    assert_eq!(status.footprint[0].alarm_names.len(), 2);
+
+    // The status as the API server keeps it, and a commit that moves the policy.
+    policy.status = Some(status);
+    policy.spec.region = "eu-west-1".into();
+    let moved = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert!(moved[0].errors.is_empty(), "{:?}", moved[0].errors);
+    assert!(emulator.alarm_names("us-west-2").await.is_empty());
+    assert_eq!(emulator.alarm_names("eu-west-1").await.len(), 2);
+    let regions: Vec<&str> = moved[0]
+        .status
+        .footprint
+        .iter()
+        .map(|f| f.region.as_str())
+        .collect();
+    assert_eq!(
+        regions,
+        ["eu-west-1"],
+        "the old region is forgotten once empty"
     );
 }

@@ -7,7 +7,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use dialtone::controller::alarm_policy::target_of;
 use dialtone::controller::{AlarmEngine, Mode};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -52,7 +51,7 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
     // Everything the engine does: create, read, tag, update, delete, adopt, clean up, and a policy
     // in another account through an assumed role.
     engine
-        .sweep(&policies, Mode::Apply, None, Timestamp::now())
+        .reconcile(&policies, Mode::Apply, Timestamp::now())
         .await;
     emulator
         .cloudwatch("us-east-1")
@@ -70,13 +69,10 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
     policies[2].spec.role_arn = Some("arn:aws:iam::111122223333:role/dialtone-alarms".into());
     for _ in 0..2 {
         engine
-            .sweep(&policies, Mode::Apply, None, Timestamp::now())
+            .reconcile(&policies, Mode::Apply, Timestamp::now())
             .await;
     }
-    let owner = dialtone::controller::alarm_policy::owner_of(&policies[1]);
-    engine
-        .cleanup(&owner, &target_of(&policies[1]), Timestamp::now())
-        .await;
+    engine.cleanup(&policies[1], Timestamp::now()).await;
 
     let called: BTreeSet<String> = emulator
         .dialtone_calls()

@@ -2,91 +2,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use support::emulator::Emulator;
-
-/// Waits (bounded) for a line of the child's output that contains `pattern`.
-fn wait_for(lines: &Receiver<String>, pattern: &str, limit: Duration) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(pattern) => return line,
-            Ok(_) => continue,
-            Err(_) => panic!("no line containing {pattern:?} within {limit:?}"),
-        }
-    }
-}
-
-/// The running `dialtone`, killed when the test ends however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::process::{Running, http_get as get, wait_for};
 
 fn spawn(emulator: &Emulator) -> (Running, Receiver<String>) {
     let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dialtone"))
-        .args(["run", "--manifests"])
-        .arg(examples)
-        .args([
-            "--resync",
-            "1s",
-            "--aws-rate",
-            "all=0",
-            "--http-addr",
-            "127.0.0.1:0",
-        ])
-        .envs(emulator.env())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dialtone starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (Running(child), rx)
-}
-
-/// GET on the operator's HTTP endpoint (loopback): (status code, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("read");
-    let code = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
+    support::process::run_manifests(emulator, examples.to_str().expect("utf-8 path"))
 }
 
 #[tokio::test]
@@ -144,12 +70,8 @@ async fn run_creates_repairs_within_one_resync_and_stops_on_sigterm() {
     );
 
     emulator
-        .cloudwatch("us-east-1")
-        .delete_alarms()
-        .alarm_names("cc-prod-use1-queue-wait-basic")
-        .send()
-        .await
-        .expect("delete out of band");
+        .delete_alarm("us-east-1", "cc-prod-use1-queue-wait-basic")
+        .await;
     let deleted_at = Instant::now();
     wait_for(
         &lines,

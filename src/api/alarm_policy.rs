@@ -449,6 +449,11 @@ pub struct AlarmPolicyStatus {
     /// Counts for `kubectl get`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<AlarmSummary>,
+    /// Where dialtone wrote alarms for this policy and under which names, kept until they are
+    /// deleted: how alarms left in a former region, or under a removed `alarmName`, are found and
+    /// cleaned up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub footprint: Vec<crate::api::common::Footprint>,
 }
 
 /// One alarm as CloudWatch holds it.

@@ -53,6 +53,22 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// Where dialtone wrote AWS resources for an object, and under which names: how it finds what to
+/// clean up after the spec moved on (a region changed, an `alarmName` removed, the object deleted).
+/// Names stay recorded until dialtone deletes them or sees they are no longer the object's own.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Footprint {
+    /// The AWS region.
+    pub region: String,
+    /// The role assumed to reach it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// CloudWatch alarm names declared there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarm_names: Vec<String>,
+}
+
 /// Parses a Kubernetes-style duration ("30s", "2m", "1h30m") into seconds.
 /// Returns None when the text is not one; callers name the field in their error.
 pub fn parse_duration(text: &str) -> Option<u64> {

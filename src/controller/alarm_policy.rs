@@ -7,10 +7,16 @@ use std::sync::Arc;
 use k8s_openapi::jiff::Timestamp;
 
 use super::status::{StatusBase, alarm_policy_status};
-use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
+use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, ManagementPolicy};
+use crate::api::common::Footprint;
 use crate::aws::{AwsClients, AwsError, CloudWatchAlarms, Target};
-use crate::plan::alarm::{DesiredAlarm, desired_alarms, owner};
-use crate::plan::sweep::{Action, Observed, OwnedAlarm, PolicyInput, PolicyPlan, plan_sweep};
+use crate::plan::alarm::{DesiredAlarm, ObservedAlarm, desired_alarms, effective_prefix, owner};
+use crate::plan::scope::{self, PolicyView, Standing, to_footprint};
+use crate::plan::sweep::{
+    Action, Observed, Orphan, Orphans, OwnedAlarm, PolicyPlan, RegionInput, plan_sweep,
+};
+
+pub use crate::plan::scope::target_of;
 
 /// Whether a sweep writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,11 +27,9 @@ pub enum Mode {
     Apply,
 }
 
-/// What one sweep found and did for one policy.
+/// What one sweep found and did for one policy in one region (or role).
 #[derive(Debug, Clone)]
-pub struct PolicyOutcome {
-    /// `<namespace>/<name>`.
-    pub owner: String,
+pub struct Executed {
     pub target: Target,
     /// The plan as computed before executing anything.
     pub plan: PolicyPlan,
@@ -33,13 +37,84 @@ pub struct PolicyOutcome {
     pub done: Vec<Action>,
     /// Calls that failed (the alarms they concern are left as they were).
     pub errors: Vec<AwsError>,
+    /// Names to keep in the footprint of this region.
+    pub remember: BTreeSet<String>,
+}
+
+/// What one sweep found and did for one policy.
+#[derive(Debug, Clone)]
+pub struct PolicyOutcome {
+    /// `<namespace>/<name>`.
+    pub owner: String,
+    /// Where the policy lives now (for a removed policy: the first region it is cleaned up in).
+    pub target: Target,
+    /// The plan there, as computed before executing anything.
+    pub plan: PolicyPlan,
+    /// Actions that were carried out there.
+    pub done: Vec<Action>,
+    /// Calls that failed, in every region (the alarms they concern are left as they were).
+    pub errors: Vec<AwsError>,
     pub status: AlarmPolicyStatus,
+    /// Cleanup in the regions (or roles) the policy left.
+    pub elsewhere: Vec<Executed>,
+    /// Gone from the source, or being deleted: everything it planned is cleanup.
+    pub removed: bool,
+    /// Where its alarms are after this sweep.
+    pub footprint: Vec<Footprint>,
+}
+
+impl PolicyOutcome {
+    /// Every action carried out, in every region.
+    pub fn all_done(&self) -> impl Iterator<Item = (&Target, &Action)> {
+        self.done.iter().map(|a| (&self.target, a)).chain(
+            self.elsewhere
+                .iter()
+                .flat_map(|e| e.done.iter().map(|a| (&e.target, a))),
+        )
+    }
+
+    /// Every action planned, in every region.
+    pub fn all_planned(&self) -> impl Iterator<Item = (&Target, &Action)> {
+        std::iter::once((&self.target, &self.plan))
+            .chain(self.elsewhere.iter().map(|e| (&e.target, &e.plan)))
+            .flat_map(|(t, p)| p.actions.iter().map(move |a| (t, a)))
+    }
+}
+
+/// What a sweep found in a region besides its policies: orphans, and what `--prune` deleted.
+#[derive(Debug, Clone)]
+pub struct RegionOutcome {
+    pub target: Target,
+    pub orphans: Vec<Orphan>,
+    /// Orphan deletions planned (`--prune`).
+    pub prune: Vec<Action>,
+    /// Orphan deletions carried out.
+    pub pruned: Vec<Action>,
+    pub errors: Vec<AwsError>,
+}
+
+/// Everything one sweep found and did.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOutcome {
+    pub policies: Vec<PolicyOutcome>,
+    pub regions: Vec<RegionOutcome>,
+}
+
+/// A policy as the caller knows it: for its status and its outcome.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub owner: String,
+    /// Where it lives now; None when it is gone or being deleted.
+    pub target: Option<Target>,
+    pub base: StatusBase,
 }
 
 /// Ownership read once per region and reused while nothing changed, so a steady-state sweep costs
 /// only DescribeAlarms: the Tagging API is read again when an alarm is first seen, its
-/// configuration timestamp moved, dialtone itself wrote, or `OWNERSHIP_MAX_AGE` passed (tag edits
-/// by hand do not move the configuration timestamp). One cache per region serves every policy.
+/// configuration timestamp moved, dialtone itself wrote, `OWNERSHIP_MAX_AGE` passed (tag edits
+/// by hand do not move the configuration timestamp), or something is to be deleted (deletions are
+/// decided on ownership read in the same sweep, never on this cache). One cache per region serves
+/// every policy.
 #[derive(Debug, Default)]
 struct OwnershipCache {
     owned: Option<BTreeMap<String, OwnedAlarm>>,
@@ -52,27 +127,10 @@ struct OwnershipCache {
 /// How long ownership is trusted without a change that would show it moved.
 const OWNERSHIP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// A policy dialtone reconciled before, remembered so that its alarms are cleaned up when it
-/// disappears from the source (a manifest deleted from the directory).
-#[derive(Debug, Clone)]
-struct Known {
-    target: Target,
-    deletion: DeletionPolicy,
-}
-
 /// The AlarmPolicy engine shared by `plan`, `apply`, `run --manifests` and the cluster controller.
 pub struct AlarmEngine {
     clients: Arc<AwsClients>,
     caches: BTreeMap<Target, OwnershipCache>,
-    known: BTreeMap<String, Known>,
-}
-
-/// The region and role of a policy.
-pub fn target_of(policy: &AlarmPolicy) -> Target {
-    Target {
-        region: policy.spec.region.clone(),
-        role_arn: policy.spec.role_arn.clone(),
-    }
 }
 
 /// `<namespace>/<name>` of a policy (namespace `default` when unset).
@@ -83,112 +141,8 @@ pub fn owner_of(policy: &AlarmPolicy) -> String {
     )
 }
 
-impl AlarmEngine {
-    pub fn new(clients: Arc<AwsClients>) -> Self {
-        Self {
-            clients,
-            caches: BTreeMap::new(),
-            known: BTreeMap::new(),
-        }
-    }
-
-    /// Reconciles `policies` (all valid). With `Some(invalid)` (the owners of policies that exist
-    /// but are invalid right now), also cleans up after policies seen by earlier sweeps that are
-    /// gone from the source, per their `deletionPolicy`. An invalid policy is never taken for a
-    /// gone one: a typo must not delete alarms.
-    pub async fn sweep(
-        &mut self,
-        policies: &[AlarmPolicy],
-        mode: Mode,
-        forget_missing: Option<&BTreeSet<String>>,
-        now: Timestamp,
-    ) -> Vec<PolicyOutcome> {
-        let mut by_target: BTreeMap<Target, Vec<(PolicyInput, StatusBase)>> = BTreeMap::new();
-        let mut present: BTreeSet<String> = policies.iter().map(owner_of).collect();
-        if let Some(invalid) = forget_missing {
-            present.extend(invalid.iter().cloned());
-        }
-        for policy in policies {
-            let (namespace, name) = (
-                policy.metadata.namespace.as_deref().unwrap_or("default"),
-                policy.metadata.name.as_deref().unwrap_or_default(),
-            );
-            let input = PolicyInput {
-                owner: owner(namespace, name),
-                desired: desired_alarms(namespace, name, &policy.spec),
-                manage: policy.spec.management_policy == ManagementPolicy::Manage,
-                adopt_existing: policy.spec.adopt_existing,
-            };
-            by_target
-                .entry(target_of(policy))
-                .or_default()
-                .push((input, status_base(policy)));
-        }
-        if forget_missing.is_some() {
-            for (gone, known) in &self.known {
-                if !present.contains(gone) && known.deletion == DeletionPolicy::Delete {
-                    by_target
-                        .entry(known.target.clone())
-                        .or_default()
-                        .push((removal(gone), StatusBase::default()));
-                }
-            }
-        }
-
-        let mut outcomes = Vec::new();
-        for (target, inputs) in by_target {
-            let cloudwatch = self.clients.cloudwatch(&target).await;
-            let cache = self.caches.entry(target.clone()).or_default();
-            outcomes.extend(sweep_target(&cloudwatch, cache, &target, inputs, mode, now).await);
-        }
-        if mode == Mode::Apply {
-            for policy in policies {
-                self.known.insert(
-                    owner_of(policy),
-                    Known {
-                        target: target_of(policy),
-                        deletion: policy.spec.deletion_policy,
-                    },
-                );
-            }
-            if forget_missing.is_some() {
-                let cleaned: BTreeSet<&String> = outcomes
-                    .iter()
-                    .filter(|o| o.errors.is_empty())
-                    .map(|o| &o.owner)
-                    .collect();
-                // Keep what exists, and gone policies whose cleanup has yet to succeed.
-                self.known.retain(|owner, known| {
-                    present.contains(owner)
-                        || (known.deletion == DeletionPolicy::Delete && !cleaned.contains(owner))
-                });
-            }
-        }
-        outcomes
-    }
-
-    /// Deletes every alarm owned by `owner` in `target` (a policy being deleted). Returns the
-    /// outcome; alarms already gone count as deleted.
-    pub async fn cleanup(&mut self, owner: &str, target: &Target, now: Timestamp) -> PolicyOutcome {
-        let cloudwatch = self.clients.cloudwatch(target).await;
-        let cache = self.caches.entry(target.clone()).or_default();
-        // Deleting is decided on ownership read now, never on a cached view.
-        cache.owned = None;
-        let mut outcomes = sweep_target(
-            &cloudwatch,
-            cache,
-            target,
-            vec![(removal(owner), StatusBase::default())],
-            Mode::Apply,
-            now,
-        )
-        .await;
-        self.known.remove(owner);
-        outcomes.remove(0)
-    }
-}
-
-fn status_base(policy: &AlarmPolicy) -> StatusBase {
+/// What a new status of `policy` builds on: its generation and its current conditions.
+pub fn status_base(policy: &AlarmPolicy) -> StatusBase {
     StatusBase {
         generation: policy.metadata.generation,
         conditions: policy
@@ -199,13 +153,162 @@ fn status_base(policy: &AlarmPolicy) -> StatusBase {
     }
 }
 
-/// A policy that is gone: nothing desired, so its owned alarms are planned for deletion.
-fn removal(owner: &str) -> PolicyInput {
-    PolicyInput {
-        owner: owner.to_string(),
-        desired: Vec::new(),
-        manage: true,
-        adopt_existing: false,
+/// The footprint recorded in a policy's status.
+pub fn recorded_footprint(policy: &AlarmPolicy) -> &[Footprint] {
+    policy
+        .status
+        .as_ref()
+        .map(|s| s.footprint.as_slice())
+        .unwrap_or_default()
+}
+
+impl AlarmEngine {
+    pub fn new(clients: Arc<AwsClients>) -> Self {
+        Self {
+            clients,
+            caches: BTreeMap::new(),
+        }
+    }
+
+    /// Reconciles valid `policies`, each with the footprint in its status: their alarms, and what
+    /// they left in regions they moved away from. Orphans are not looked for (the policies need
+    /// not be the whole source), and nothing is withheld.
+    pub async fn reconcile(
+        &mut self,
+        policies: &[AlarmPolicy],
+        mode: Mode,
+        now: Timestamp,
+    ) -> Vec<PolicyOutcome> {
+        let views: Vec<PolicyView<'_>> = policies
+            .iter()
+            .map(|policy| PolicyView {
+                owner: owner_of(policy),
+                standing: Standing::Present(policy),
+                footprint: recorded_footprint(policy),
+            })
+            .collect();
+        let subjects: Vec<Subject> = policies
+            .iter()
+            .map(|policy| Subject {
+                owner: owner_of(policy),
+                target: Some(target_of(policy)),
+                base: status_base(policy),
+            })
+            .collect();
+        let regions = scope::scope(&views, None, Orphans::Ignore);
+        self.sweep(regions, &subjects, mode, now).await.policies
+    }
+
+    /// The one deletion path of a policy being deleted: everything it declared, in its region and
+    /// every region its footprint names, by the deletion rule (ownership read now). None when there
+    /// is nothing to clean up: `deletionPolicy: Retain`, or `managementPolicy: Observe` (a policy
+    /// that never writes never deletes).
+    pub async fn cleanup(&mut self, policy: &AlarmPolicy, now: Timestamp) -> Option<PolicyOutcome> {
+        let owner = owner_of(policy);
+        let (namespace, name) = owner.split_once('/').unwrap_or(("default", &owner));
+        let prefix = effective_prefix(namespace, name, &policy.spec);
+        let here = target_of(policy);
+        let mut footprint = recorded_footprint(policy).to_vec();
+        footprint.push(Footprint {
+            region: here.region,
+            role_arn: here.role_arn,
+            alarm_names: desired_alarms(namespace, name, &policy.spec)
+                .into_iter()
+                .map(|d| d.config.alarm_name)
+                .collect(),
+        });
+        let view = PolicyView {
+            owner: owner.clone(),
+            standing: Standing::Gone {
+                deletion: policy.spec.deletion_policy,
+                manage: policy.spec.management_policy == ManagementPolicy::Manage,
+                prefix: Some(&prefix),
+            },
+            footprint: &footprint,
+        };
+        let regions = scope::scope(&[view], None, Orphans::Ignore);
+        let subject = Subject {
+            owner: owner.clone(),
+            target: None,
+            base: StatusBase::default(),
+        };
+        self.sweep(regions, &[subject], Mode::Apply, now)
+            .await
+            .policies
+            .into_iter()
+            .next()
+    }
+
+    /// Sweeps every region of `regions` (one after the other; every policy of a region in the
+    /// same batched reads) and returns one outcome per subject that had work, and per region.
+    pub async fn sweep(
+        &mut self,
+        regions: BTreeMap<Target, RegionInput>,
+        subjects: &[Subject],
+        mode: Mode,
+        now: Timestamp,
+    ) -> SweepOutcome {
+        let mut executed: BTreeMap<String, Vec<Executed>> = BTreeMap::new();
+        let mut region_outcomes = Vec::new();
+        for (target, input) in regions {
+            let cloudwatch = self.clients.cloudwatch(&target).await;
+            let cache = self.caches.entry(target.clone()).or_default();
+            let (policies, region) = sweep_target(&cloudwatch, cache, &target, &input, mode).await;
+            for done in policies {
+                executed
+                    .entry(done.plan.owner.clone())
+                    .or_default()
+                    .push(done);
+            }
+            region_outcomes.push(region);
+        }
+        let policies = subjects
+            .iter()
+            .filter_map(|subject| {
+                let parts = executed.remove(&subject.owner)?;
+                Some(assemble(subject, parts, now))
+            })
+            .collect();
+        SweepOutcome {
+            policies,
+            regions: region_outcomes,
+        }
+    }
+}
+
+/// One outcome per policy from its parts in every region: the part in its current region carries
+/// its alarms; the others are cleanup.
+fn assemble(subject: &Subject, mut parts: Vec<Executed>, now: Timestamp) -> PolicyOutcome {
+    let index = subject
+        .target
+        .as_ref()
+        .and_then(|t| parts.iter().position(|p| &p.target == t))
+        .unwrap_or(0);
+    let main = parts.remove(index);
+    let errors: Vec<AwsError> = main
+        .errors
+        .iter()
+        .chain(parts.iter().flat_map(|p| &p.errors))
+        .cloned()
+        .collect();
+    let footprint = to_footprint(
+        std::iter::once(&main)
+            .chain(&parts)
+            .map(|p| (p.target.clone(), p.remember.clone()))
+            .collect(),
+    );
+    let mut status = alarm_policy_status(&main.plan, &main.done, &errors, &subject.base, now);
+    status.footprint = footprint.clone();
+    PolicyOutcome {
+        owner: subject.owner.clone(),
+        target: main.target.clone(),
+        plan: main.plan,
+        done: main.done,
+        errors,
+        status,
+        elsewhere: parts,
+        removed: subject.target.is_none(),
+        footprint,
     }
 }
 
@@ -213,38 +316,50 @@ async fn sweep_target(
     cloudwatch: &CloudWatchAlarms,
     cache: &mut OwnershipCache,
     target: &Target,
-    inputs: Vec<(PolicyInput, StatusBase)>,
+    input: &RegionInput,
     mode: Mode,
-    now: Timestamp,
-) -> Vec<PolicyOutcome> {
-    let policies: Vec<PolicyInput> = inputs.iter().map(|(p, _)| p.clone()).collect();
-    let bases: BTreeMap<String, StatusBase> =
-        inputs.into_iter().map(|(p, b)| (p.owner, b)).collect();
+) -> (Vec<Executed>, RegionOutcome) {
     let failed = |err: AwsError| {
-        policies
+        let policies = input
+            .policies
             .iter()
             .map(|p| {
-                let plan = PolicyPlan {
-                    owner: p.owner.clone(),
-                    manage: p.manage,
-                    actions: vec![],
-                    alarms: vec![],
-                };
-                let errors = vec![err.clone()];
-                let status = alarm_policy_status(&plan, &[], &errors, None, &bases[&p.owner], now);
-                PolicyOutcome {
-                    owner: p.owner.clone(),
+                // Nothing was read: keep every name recorded or declared.
+                let remember = p
+                    .claim
+                    .recorded
+                    .iter()
+                    .cloned()
+                    .chain(p.desired.iter().map(|d| d.config.alarm_name.clone()))
+                    .collect();
+                Executed {
                     target: target.clone(),
-                    plan,
+                    plan: PolicyPlan {
+                        owner: p.owner.clone(),
+                        manage: p.manage,
+                        actions: vec![],
+                        alarms: vec![],
+                        kept: vec![],
+                        remember: BTreeSet::new(),
+                    },
                     done: vec![],
-                    errors,
-                    status,
+                    errors: vec![err.clone()],
+                    remember,
                 }
             })
-            .collect()
+            .collect();
+        let region = RegionOutcome {
+            target: target.clone(),
+            orphans: vec![],
+            prune: vec![],
+            pruned: vec![],
+            errors: vec![err],
+        };
+        (policies, region)
     };
 
-    let names: Vec<String> = policies
+    let names: Vec<String> = input
+        .policies
         .iter()
         .flat_map(|p| p.desired.iter().map(|d| d.config.alarm_name.clone()))
         .collect::<BTreeSet<_>>()
@@ -254,19 +369,19 @@ async fn sweep_target(
         Ok(described) => described,
         Err(err) => return failed(err),
     };
-    let fresh = cache.owned.is_none()
+    let stale = cache.owned.is_none()
         || cache
             .read_at
             .is_none_or(|at| at.elapsed() >= OWNERSHIP_MAX_AGE)
         || described
             .iter()
             .any(|a| cache.seen.get(&a.config.alarm_name) != Some(&a.config_updated));
-    if fresh {
-        match cloudwatch.owned().await {
-            Ok(owned) => cache.owned = Some(owned),
-            Err(err) => return failed(err),
+    let mut fresh = false;
+    if stale {
+        if let Err(err) = read_ownership(cloudwatch, cache).await {
+            return failed(err);
         }
-        cache.read_at = Some(std::time::Instant::now());
+        fresh = true;
     }
     // Merged, not replaced: other policies of the region keep their entries.
     for alarm in &described {
@@ -274,80 +389,158 @@ async fn sweep_target(
             .seen
             .insert(alarm.config.alarm_name.clone(), alarm.config_updated);
     }
-    let observed = Observed {
+    let mut observed = Observed {
         alarms: described
             .into_iter()
             .map(|a| (a.config.alarm_name.clone(), a))
             .collect(),
         owned: cache.owned.clone().unwrap_or_default(),
+        owned_fresh: fresh,
     };
+    let mut plan = plan_sweep(input, &observed);
+    if plan.needs_fresh_ownership {
+        // Something is to be deleted: decide it on ownership read now.
+        if let Err(err) = read_ownership(cloudwatch, cache).await {
+            return failed(err);
+        }
+        observed.owned = cache.owned.clone().unwrap_or_default();
+        observed.owned_fresh = true;
+        plan = plan_sweep(input, &observed);
+    }
 
-    let plans = plan_sweep(&policies, &observed);
-    let mut outcomes = Vec::new();
+    let total = plan.policies.iter().map(|p| p.actions.len()).sum::<usize>() + plan.prune.len();
+    let mut progress = Progress {
+        target,
+        done: 0,
+        total,
+    };
+    let mut executed = Vec::new();
     let mut wrote = false;
-    for plan in plans {
+    for policy_plan in plan.policies {
         let (done, errors) = match mode {
-            Mode::Apply => execute(cloudwatch, &plan.actions).await,
+            Mode::Apply => {
+                execute(
+                    cloudwatch,
+                    &policy_plan.owner,
+                    &policy_plan.actions,
+                    &mut progress,
+                )
+                .await
+            }
             Mode::Plan => (vec![], vec![]),
         };
         wrote |= !done.is_empty();
-        outcomes.push((plan, done, errors));
+        let mut remember = policy_plan.remember.clone();
+        for action in &done {
+            if let Action::Delete { alarm_name } = action {
+                remember.remove(alarm_name);
+            }
+        }
+        executed.push(Executed {
+            target: target.clone(),
+            plan: policy_plan,
+            done,
+            errors,
+            remember,
+        });
     }
+    let (pruned, prune_errors) = match mode {
+        Mode::Apply if !plan.prune.is_empty() => {
+            execute(cloudwatch, "orphans", &plan.prune, &mut progress).await
+        }
+        _ => (vec![], vec![]),
+    };
+    wrote |= !pruned.is_empty();
     if wrote {
         // Our own writes change ownership and timestamps: read both afresh next time.
         cache.owned = None;
     }
 
     // Alarms created or changed now: read them back once for their ARN and state.
-    let changed: Vec<String> = outcomes
+    let changed: Vec<String> = executed
         .iter()
-        .flat_map(|(_, done, _)| done.iter())
+        .flat_map(|e| e.done.iter())
         .filter(|a| !matches!(a, Action::Delete { .. }))
         .map(|a| a.alarm_name().to_string())
         .collect();
-    let reread: BTreeMap<String, _> = if changed.is_empty() {
-        BTreeMap::new()
-    } else {
-        cloudwatch
-            .describe(&changed)
-            .await
-            .map(|alarms| {
-                alarms
-                    .into_iter()
-                    .map(|a| (a.config.alarm_name.clone(), a))
-                    .collect()
-            })
-            .unwrap_or_default()
+    if !changed.is_empty()
+        && let Ok(alarms) = cloudwatch.describe(&changed).await
+    {
+        let reread: BTreeMap<String, ObservedAlarm> = alarms
+            .into_iter()
+            .map(|a| (a.config.alarm_name.clone(), a))
+            .collect();
+        for part in &mut executed {
+            refresh(&mut part.plan, &reread);
+        }
+    }
+    let region = RegionOutcome {
+        target: target.clone(),
+        orphans: plan.orphans,
+        prune: plan.prune,
+        pruned,
+        errors: prune_errors,
     };
+    (executed, region)
+}
 
-    outcomes
-        .into_iter()
-        .map(|(plan, done, errors)| {
-            let status = alarm_policy_status(
-                &plan,
-                &done,
-                &errors,
-                Some(&reread),
-                &bases[&plan.owner],
-                now,
-            );
-            PolicyOutcome {
-                owner: plan.owner.clone(),
-                target: target.clone(),
-                plan,
-                done,
-                errors,
-                status,
-            }
-        })
-        .collect()
+/// ARN and state of alarms read back after a write.
+fn refresh(plan: &mut PolicyPlan, reread: &BTreeMap<String, ObservedAlarm>) {
+    for alarm in &mut plan.alarms {
+        if let Some(fresh) = reread.get(&alarm.alarm_name) {
+            alarm.arn = Some(fresh.arn.clone());
+            alarm.state = Some(fresh.state.clone());
+            alarm.state_reason = fresh.state_reason.clone();
+        }
+    }
+}
+
+async fn read_ownership(
+    cloudwatch: &CloudWatchAlarms,
+    cache: &mut OwnershipCache,
+) -> Result<(), AwsError> {
+    cache.owned = Some(cloudwatch.owned().await?);
+    cache.read_at = Some(std::time::Instant::now());
+    Ok(())
+}
+
+/// Counts the writes of a region's sweep, so each logged write says how far the sweep is.
+struct Progress<'a> {
+    target: &'a Target,
+    done: usize,
+    total: usize,
+}
+
+impl Progress<'_> {
+    /// Logs one write as it is made: a killed `apply` leaves a record of what it changed.
+    fn log(&mut self, owner: &str, action: &Action, result: &Result<(), AwsError>) {
+        self.done += 1;
+        let what = crate::render::done_line(action);
+        let region = &self.target.region;
+        let (done, total) = (self.done, self.total);
+        match result {
+            Ok(()) => tracing::info!(
+                region = %region, owner = %owner, action = action.verb(), alarm = %action.alarm_name(),
+                done, total,
+                "AlarmPolicy {owner} [{region}]: {what} ({done}/{total})"
+            ),
+            Err(err) => tracing::warn!(
+                region = %region, owner = %owner, action = action.verb(), alarm = %action.alarm_name(),
+                done, total, error = %err,
+                "AlarmPolicy {owner} [{region}]: failed to {} {}: {err} ({done}/{total})",
+                action.verb(), action.alarm_name()
+            ),
+        }
+    }
 }
 
 /// Carries out `actions` in order. A failed call leaves its alarm as it was and does not stop the
 /// others (they are independent alarms).
 async fn execute(
     cloudwatch: &CloudWatchAlarms,
+    owner: &str,
     actions: &[Action],
+    progress: &mut Progress<'_>,
 ) -> (Vec<Action>, Vec<AwsError>) {
     let mut done = Vec::new();
     let mut errors = Vec::new();
@@ -366,19 +559,23 @@ async fn execute(
                 continue;
             }
         };
+        progress.log(owner, action, &result);
         match result {
             Ok(()) => done.push(action.clone()),
             Err(err) => errors.push(err),
         }
     }
     if !deletes.is_empty() {
-        match cloudwatch.delete(&deletes).await {
-            Ok(()) => done.extend(
-                deletes
-                    .into_iter()
-                    .map(|alarm_name| Action::Delete { alarm_name }),
-            ),
-            Err(err) => errors.push(err),
+        let result = cloudwatch.delete(&deletes).await;
+        for alarm_name in deletes {
+            let action = Action::Delete { alarm_name };
+            progress.log(owner, &action, &result);
+            if result.is_ok() {
+                done.push(action);
+            }
+        }
+        if let Err(err) = result {
+            errors.push(err);
         }
     }
     (done, errors)
@@ -401,9 +598,8 @@ pub fn record_metrics(outcome: &PolicyOutcome) {
     let metrics = crate::metrics::Metrics::global();
     let found: usize = outcome.plan.alarms.iter().map(|a| a.drift.len()).sum();
     let corrected: usize = outcome
-        .done
-        .iter()
-        .map(|action| match action {
+        .all_done()
+        .map(|(_, action)| match action {
             Action::Update { drift, .. }
             | Action::Tag { drift, .. }
             | Action::Adopt { drift, .. } => drift.len(),

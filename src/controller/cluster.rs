@@ -14,10 +14,10 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
-use super::alarm_policy::{owner_of, record_metrics, target_of};
+use super::alarm_policy::{owner_of, record_metrics};
 use super::status::{StatusBase, invalid_status};
 use super::{AlarmEngine, Mode, PolicyOutcome};
-use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy};
+use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
 use crate::api::{API_VERSION, Object};
 use crate::aws::AwsError;
 use crate::metrics::Metrics;
@@ -205,15 +205,14 @@ async fn apply(
     policy.status = previous.clone();
     let outcome = {
         let mut engine = ctx.engine.lock().await;
-        let mut outcomes = engine
-            .sweep(
-                std::slice::from_ref(&policy),
-                Mode::Apply,
-                None,
-                Timestamp::now(),
-            )
-            .await;
-        outcomes.remove(0)
+        engine
+            .reconcile(std::slice::from_ref(&policy), Mode::Apply, Timestamp::now())
+            .await
+            .into_iter()
+            .next()
+    };
+    let Some(outcome) = outcome else {
+        return Ok(resync(ctx, object));
     };
     record_metrics(&outcome);
     write_status(api, object, &outcome.status).await?;
@@ -226,37 +225,54 @@ async fn apply(
 }
 
 async fn cleanup(object: &DynamicObject, ctx: &Context) -> Result<Action, ReconcileError> {
-    // A policy that does not deserialize still owns what it created: clean up by its name.
-    let policy: Option<AlarmPolicy> = serde_json::to_value(object)
-        .ok()
-        .and_then(|v| serde_json::from_value(without_status(v)).ok());
+    // The status carries the footprint (regions and names written); a status that does not
+    // deserialize costs only that record, never the cleanup.
+    let value = serde_json::to_value(object).ok();
+    let policy: Option<AlarmPolicy> = value
+        .clone()
+        .and_then(|v| serde_json::from_value(without_status(v)).ok())
+        .map(|mut policy: AlarmPolicy| {
+            policy.status = value
+                .as_ref()
+                .and_then(|v| v.get("status"))
+                .and_then(|s| serde_json::from_value(s.clone()).ok());
+            policy
+        });
     let Some(policy) = policy else {
         tracing::warn!(object = %key(object), "deleting an AlarmPolicy that does not deserialize: its region is unknown, alarms are left in place");
         return Ok(Action::await_change());
     };
-    if policy.spec.deletion_policy == DeletionPolicy::Retain {
-        publish_once(
-            ctx,
-            object,
-            EventType::Normal,
-            "Retained",
-            "delete",
-            "deletionPolicy Retain: alarms stay in CloudWatch",
-        )
-        .await;
+    let kept = match (policy.spec.deletion_policy, policy.spec.management_policy) {
+        (DeletionPolicy::Retain, _) => Some("deletionPolicy Retain: alarms stay in CloudWatch"),
+        (_, ManagementPolicy::Observe) => Some(
+            "managementPolicy Observe: dialtone never wrote these alarms' configuration and never deletes them",
+        ),
+        _ => None,
+    };
+    if let Some(note) = kept {
+        publish_once(ctx, object, EventType::Normal, "Retained", "delete", note).await;
         return Ok(Action::await_change());
     }
     let outcome = ctx
         .engine
         .lock()
         .await
-        .cleanup(&owner_of(&policy), &target_of(&policy), Timestamp::now())
+        .cleanup(&policy, Timestamp::now())
         .await;
-    Metrics::global().alarm_states(&outcome.owner, BTreeMap::new());
-    if let Some(err) = outcome.errors.into_iter().next() {
-        return Err(err.into());
-    }
-    let deleted = outcome.done.len();
+    Metrics::global().alarm_states(&owner_of(&policy), BTreeMap::new());
+    let deleted = match outcome {
+        Some(outcome) => {
+            if let Some(err) = outcome.errors.into_iter().next() {
+                return Err(err.into());
+            }
+            outcome
+                .done
+                .iter()
+                .chain(outcome.elsewhere.iter().flat_map(|e| &e.done))
+                .count()
+        }
+        None => 0,
+    };
     publish_once(
         ctx,
         object,
@@ -310,7 +326,7 @@ async fn publish_outcome(
     spec_changed: bool,
 ) {
     let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for change in &outcome.done {
+    for (_, change) in outcome.all_done() {
         // Without a spec change, any write puts back what someone changed outside dialtone.
         let (reason, what) = match change {
             Change::Create { alarm } if spec_changed => {

@@ -1,14 +1,11 @@
 //! Status from what a sweep found and did. Pure.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::alarm_policy::{AlarmPolicyStatus, AlarmSummary};
 use crate::api::conditions::{READY, SYNCED, Status, set_condition};
 use crate::aws::AwsError;
-use crate::plan::alarm::ObservedAlarm;
 use crate::plan::sweep::{Action, PolicyPlan};
 use crate::validate::InvalidSpec;
 
@@ -30,12 +27,11 @@ pub struct StatusBase {
 }
 
 /// The status of a policy after a sweep: per-alarm state and the drift that remains, counts, and
-/// Ready/Synced. `reread` holds alarms read back after writes.
+/// Ready/Synced.
 pub fn alarm_policy_status(
     plan: &PolicyPlan,
     done: &[Action],
     errors: &[AwsError],
-    reread: Option<&BTreeMap<String, ObservedAlarm>>,
     base: &StatusBase,
     now: Timestamp,
 ) -> AlarmPolicyStatus {
@@ -48,11 +44,6 @@ pub fn alarm_policy_status(
             let mut alarm = alarm.clone();
             if applied.contains(&alarm.alarm_name.as_str()) && alarm.conflict.is_none() {
                 alarm.drift.clear();
-            }
-            if let Some(fresh) = reread.and_then(|r| r.get(&alarm.alarm_name)) {
-                alarm.arn = Some(fresh.arn.clone());
-                alarm.state = Some(fresh.state.clone());
-                alarm.state_reason = fresh.state_reason.clone();
             }
             alarm
         })
@@ -121,6 +112,7 @@ pub fn alarm_policy_status(
         conditions,
         alarms,
         summary: Some(summary),
+        footprint: Vec::new(),
     }
 }
 

@@ -127,12 +127,16 @@ pub fn owner(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
 }
 
+/// The prefix of the policy's CloudWatch alarm names: `alarmNamePrefix`, else `<namespace>/<name>/`.
+pub fn effective_prefix(namespace: &str, name: &str, spec: &AlarmPolicySpec) -> String {
+    spec.alarm_name_prefix
+        .clone()
+        .unwrap_or_else(|| default_alarm_name_prefix(namespace, name))
+}
+
 /// The alarms an AlarmPolicy asks for, with defaults and routing applied. The spec must be valid.
 pub fn desired_alarms(namespace: &str, name: &str, spec: &AlarmPolicySpec) -> Vec<DesiredAlarm> {
-    let prefix = spec
-        .alarm_name_prefix
-        .clone()
-        .unwrap_or_else(|| default_alarm_name_prefix(namespace, name));
+    let prefix = effective_prefix(namespace, name, spec);
     let mut tags = spec.tags.clone();
     tags.insert(MANAGED_TAGS_TAG.to_string(), managed_tags_value(&spec.tags));
     tags.insert(OWNER_TAG.to_string(), owner(namespace, name));

@@ -2,10 +2,16 @@
 
 pub mod alarm;
 pub mod diff;
+pub mod scope;
 pub mod sweep;
 
+#[cfg(test)]
+mod deletion_tests;
 #[cfg(test)]
 mod tests;
 
 pub use alarm::{AlarmConfig, DesiredAlarm, ObservedAlarm, desired_alarms};
-pub use sweep::{Action, Observed, OwnedAlarm, PolicyInput, PolicyPlan, plan_sweep};
+pub use sweep::{
+    Action, Claim, Kept, Observed, Orphan, Orphans, OwnedAlarm, PolicyInput, PolicyPlan,
+    RegionInput, RegionPlan, plan_sweep,
+};

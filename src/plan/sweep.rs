@@ -7,15 +7,63 @@ use super::alarm::{DesiredAlarm, ObservedAlarm, managed_tag_keys};
 use super::diff::{config_drift, tag_drift};
 use crate::api::alarm_policy::{AlarmStatus, FieldDrift, OWNER_TAG};
 
-/// One policy's wishes.
+/// One policy's wishes in one region (and role).
 #[derive(Debug, Clone)]
 pub struct PolicyInput {
     /// The owner tag value: `<namespace>/<name>`.
     pub owner: String,
+    /// Empty for a policy that is gone, or for a region its alarms moved away from.
     pub desired: Vec<DesiredAlarm>,
-    /// False under `managementPolicy: Observe`: report, never write.
+    /// False under `managementPolicy: Observe`: report, never write, never delete.
     pub manage: bool,
     pub adopt_existing: bool,
+    /// The CloudWatch names this policy declares or declared here: the only names it may delete.
+    pub claim: Claim,
+}
+
+/// The names an object may delete in a region (rule (b) of the deletion rule): its alarm-name
+/// prefix, and the names it recorded as declared there (its footprint).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claim {
+    /// Its alarm-name prefix, when its spec is known (a policy gone from the source has none).
+    pub prefix: Option<String>,
+    /// Names it declared here before, as recorded.
+    pub recorded: BTreeSet<String>,
+}
+
+impl Claim {
+    pub fn covers(&self, name: &str) -> bool {
+        self.recorded.contains(name)
+            || self
+                .prefix
+                .as_deref()
+                .is_some_and(|p| !p.is_empty() && name.starts_with(p))
+    }
+}
+
+/// What to do with orphans: alarms that carry a dialtone owner tag but that no object of the
+/// source declares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Orphans {
+    /// Not looked for: the sweep does not cover the whole source (one object in a cluster).
+    #[default]
+    Ignore,
+    /// Reported, never deleted.
+    Report,
+    /// Reported and deleted (`--prune`), under the same conditions as every deletion.
+    Prune,
+}
+
+/// Everything one region's sweep plans over.
+#[derive(Debug, Clone, Default)]
+pub struct RegionInput {
+    pub policies: Vec<PolicyInput>,
+    /// Owners that exist but cannot be planned now (invalid, declared twice, retained): their
+    /// alarms are not touched and are not orphans.
+    pub untouchable: BTreeSet<String>,
+    /// Why deletions are withheld in this sweep (a manifest could not be loaded), if they are.
+    pub withheld: Option<String>,
+    pub orphans: Orphans,
 }
 
 /// What CloudWatch holds in the region.
@@ -25,6 +73,9 @@ pub struct Observed {
     pub alarms: BTreeMap<String, ObservedAlarm>,
     /// Tags of every alarm that carries a `dialtone.io/owner` tag, by alarm name, with its ARN.
     pub owned: BTreeMap<String, OwnedAlarm>,
+    /// Whether `owned` was read from AWS in this sweep. Deletions are only ever decided on fresh
+    /// ownership, never on a cached view.
+    pub owned_fresh: bool,
 }
 
 /// An alarm carrying an owner tag.
@@ -74,7 +125,19 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether the action writes to CloudWatch's alarm configuration or tags.
+    /// What the action does, in one word.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Update { .. } => "update",
+            Action::Tag { .. } => "tag",
+            Action::Untag { .. } => "untag",
+            Action::Adopt { .. } => "adopt",
+            Action::Delete { .. } => "delete",
+        }
+    }
+
+    /// The CloudWatch name of the alarm the action concerns.
     pub fn alarm_name(&self) -> &str {
         match self {
             Action::Create { alarm }
@@ -96,6 +159,11 @@ pub struct PolicyPlan {
     pub actions: Vec<Action>,
     /// Per declared alarm, as found: ARN, state, drift and conflicts.
     pub alarms: Vec<AlarmStatus>,
+    /// Owned alarms no longer declared that are not deleted now, and why.
+    pub kept: Vec<Kept>,
+    /// The names to remember as declared here once the plan is carried out (the footprint):
+    /// deletions that succeed are taken out by the executor.
+    pub remember: BTreeSet<String>,
 }
 
 impl PolicyPlan {
@@ -108,6 +176,34 @@ impl PolicyPlan {
     }
 }
 
+/// An owned alarm that is no longer declared but stays, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub alarm_name: String,
+    pub reason: String,
+}
+
+/// An alarm with a dialtone owner tag that no object of the source may delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    pub alarm_name: String,
+    pub arn: String,
+    /// The owner tag's value.
+    pub owner: String,
+    pub reason: String,
+}
+
+/// One region's plan.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegionPlan {
+    pub policies: Vec<PolicyPlan>,
+    pub orphans: Vec<Orphan>,
+    /// Deletions of orphans (`--prune`), in execution order after every policy's actions.
+    pub prune: Vec<Action>,
+    /// Something would be deleted but ownership came from a cache: read it afresh and plan again.
+    pub needs_fresh_ownership: bool,
+}
+
 /// Drift reported for an alarm that does not exist.
 pub fn missing_drift() -> FieldDrift {
     FieldDrift {
@@ -117,30 +213,223 @@ pub fn missing_drift() -> FieldDrift {
     }
 }
 
-/// Plans every policy of a region. A CloudWatch name declared by two policies is a conflict for
-/// every policy but the first (by owner), so the same alarm is never written twice.
-pub fn plan_sweep(policies: &[PolicyInput], observed: &Observed) -> Vec<PolicyPlan> {
-    let mut policies: Vec<&PolicyInput> = policies.iter().collect();
+/// Who may manage a CloudWatch name that several policies declare: the one whose owner tag the
+/// alarm carries; when it carries none (or does not exist), the first by `<namespace>/<name>`.
+/// None when the alarm is owned by a policy that does not declare it (all declarers conflict).
+fn claimant<'a>(name: &str, declarers: &[&'a str], observed: &Observed) -> Option<&'a str> {
+    let owner = observed
+        .alarms
+        .contains_key(name)
+        .then(|| observed.owned.get(name).and_then(OwnedAlarm::owner))
+        .flatten();
+    match owner {
+        Some(owner) => declarers.iter().find(|d| **d == owner).copied(),
+        None => declarers.iter().min().copied(),
+    }
+}
+
+/// Plans every policy of a region, and the orphans found there.
+///
+/// The deletion rule, the same for every kind: an alarm is deleted only when it is (a) owned by the
+/// object, by an owner tag read from AWS in this sweep, (b) a name the object declares or declared
+/// (its prefix or its recorded names), and (c) wanted by no object, while every manifest loaded
+/// cleanly and the object is managed. Owned alarms outside (b), or whose owner is not in the
+/// source, are orphans: reported, and deleted only with `--prune` under (a) and (c).
+pub fn plan_sweep(input: &RegionInput, observed: &Observed) -> RegionPlan {
+    let mut policies: Vec<&PolicyInput> = input.policies.iter().collect();
     policies.sort_by(|a, b| a.owner.cmp(&b.owner));
-    let mut claimed: BTreeMap<&str, &str> = BTreeMap::new();
-    policies
-        .into_iter()
+    let mut declarers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for policy in &policies {
+        for alarm in &policy.desired {
+            let list = declarers.entry(&alarm.config.alarm_name).or_default();
+            if !list.contains(&policy.owner.as_str()) {
+                list.push(&policy.owner);
+            }
+        }
+    }
+    let mut needs_fresh = false;
+    let mut orphans = Vec::new();
+    let plans = policies
+        .iter()
         .map(|policy| {
-            let mut taken = BTreeMap::new();
-            for alarm in &policy.desired {
-                let name = alarm.config.alarm_name.as_str();
-                match claimed.get(name) {
-                    Some(first) => {
-                        taken.insert(name.to_string(), (*first).to_string());
+            let taken: BTreeMap<String, String> = policy
+                .desired
+                .iter()
+                .filter_map(|alarm| {
+                    let name = alarm.config.alarm_name.as_str();
+                    let list = declarers.get(name)?;
+                    match claimant(name, list, observed) {
+                        Some(winner) if winner != policy.owner => {
+                            Some((name.to_string(), winner.to_string()))
+                        }
+                        _ => None,
                     }
-                    None => {
-                        claimed.insert(name, &policy.owner);
+                })
+                .collect();
+            let mut plan = plan_policy(policy, observed, &taken);
+            let deletion = Deletion {
+                policy,
+                declarers: &declarers,
+                withheld: input.withheld.as_deref(),
+                fresh: observed.owned_fresh,
+            };
+            for (name, alarm) in &observed.owned {
+                if alarm.owner() != Some(policy.owner.as_str())
+                    || policy.desired.iter().any(|d| &d.config.alarm_name == name)
+                {
+                    continue;
+                }
+                match deletion.decide(name) {
+                    Decision::Delete => plan.actions.push(Action::Delete {
+                        alarm_name: name.clone(),
+                    }),
+                    Decision::Keep(reason) => plan.kept.push(Kept {
+                        alarm_name: name.clone(),
+                        reason,
+                    }),
+                    Decision::ConfirmOwnership => needs_fresh = true,
+                    Decision::Orphan(reason) => {
+                        if input.orphans != Orphans::Ignore {
+                            orphans.push(Orphan {
+                                alarm_name: name.clone(),
+                                arn: alarm.arn.clone(),
+                                owner: policy.owner.clone(),
+                                reason,
+                            });
+                        }
                     }
                 }
             }
-            plan_policy(policy, observed, &taken)
+            plan.remember = remember(policy, observed, &taken);
+            plan
         })
-        .collect()
+        .collect();
+
+    let mut prune = Vec::new();
+    if input.orphans != Orphans::Ignore {
+        let known: BTreeSet<&str> = policies
+            .iter()
+            .map(|p| p.owner.as_str())
+            .chain(input.untouchable.iter().map(String::as_str))
+            .collect();
+        for (name, alarm) in &observed.owned {
+            let Some(owner) = alarm.owner() else { continue };
+            if known.contains(owner) {
+                continue;
+            }
+            let reason = match declarers.get(name.as_str()) {
+                Some(list) => format!(
+                    "AlarmPolicy {owner} is not in the source; AlarmPolicy {} declares this name but never takes over another policy's alarm",
+                    list.join(", ")
+                ),
+                None => format!("AlarmPolicy {owner} is not in the source"),
+            };
+            orphans.push(Orphan {
+                alarm_name: name.clone(),
+                arn: alarm.arn.clone(),
+                owner: owner.to_string(),
+                reason,
+            });
+        }
+        orphans.sort_by(|a, b| a.alarm_name.cmp(&b.alarm_name));
+        if input.orphans == Orphans::Prune && input.withheld.is_none() {
+            for orphan in &orphans {
+                if declarers.contains_key(orphan.alarm_name.as_str()) {
+                    continue;
+                }
+                if observed.owned_fresh {
+                    prune.push(Action::Delete {
+                        alarm_name: orphan.alarm_name.clone(),
+                    });
+                } else {
+                    needs_fresh = true;
+                }
+            }
+        }
+    }
+    if needs_fresh {
+        // Nothing is deleted on a cached view: the caller reads ownership and plans again.
+        return RegionPlan {
+            policies: plans,
+            orphans,
+            prune: Vec::new(),
+            needs_fresh_ownership: true,
+        };
+    }
+    RegionPlan {
+        policies: plans,
+        orphans,
+        prune,
+        needs_fresh_ownership: false,
+    }
+}
+
+enum Decision {
+    Delete,
+    Keep(String),
+    ConfirmOwnership,
+    Orphan(String),
+}
+
+/// The deletion rule for one policy's owned alarms that it no longer declares.
+struct Deletion<'a> {
+    policy: &'a PolicyInput,
+    declarers: &'a BTreeMap<&'a str, Vec<&'a str>>,
+    withheld: Option<&'a str>,
+    fresh: bool,
+}
+
+impl Deletion<'_> {
+    fn decide(&self, name: &str) -> Decision {
+        let owner = &self.policy.owner;
+        if !self.policy.claim.covers(name) {
+            return Decision::Orphan(format!(
+                "carries the owner tag of AlarmPolicy {owner}, which never declared this name (outside its prefix and its recorded names)"
+            ));
+        }
+        if !self.policy.manage {
+            return Decision::Keep("managementPolicy: Observe never deletes".into());
+        }
+        if let Some(list) = self.declarers.get(name) {
+            return Decision::Keep(format!("declared by AlarmPolicy {}", list.join(", ")));
+        }
+        if let Some(why) = self.withheld {
+            return Decision::Keep(why.to_string());
+        }
+        if !self.fresh {
+            return Decision::ConfirmOwnership;
+        }
+        Decision::Delete
+    }
+}
+
+/// The names a policy keeps as its footprint here: what it declares and manages now, and what it
+/// recorded before unless fresh ownership shows the alarm is no longer its own.
+fn remember(
+    policy: &PolicyInput,
+    observed: &Observed,
+    taken: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
+    let mine = |name: &str| {
+        observed
+            .owned
+            .get(name)
+            .and_then(OwnedAlarm::owner)
+            .is_some_and(|o| o == policy.owner)
+    };
+    let declared = policy
+        .desired
+        .iter()
+        .map(|d| &d.config.alarm_name)
+        .filter(|name| policy.manage && !taken.contains_key(*name))
+        .cloned();
+    let recorded = policy
+        .claim
+        .recorded
+        .iter()
+        .filter(|name| !observed.owned_fresh || mine(name))
+        .cloned();
+    declared.chain(recorded).collect()
 }
 
 fn plan_policy(
@@ -162,14 +451,26 @@ fn plan_policy(
             alarm_name: name.clone(),
             ..AlarmStatus::default()
         };
-        if let Some(first) = taken.get(name) {
-            status.conflict = Some(format!(
-                "AlarmPolicy {first} declares the same CloudWatch name"
-            ));
+        let actual = observed.alarms.get(name);
+        if let Some(actual) = actual {
+            status.arn = Some(actual.arn.clone());
+            status.state = Some(actual.state.clone());
+            status.state_reason = actual.state_reason.clone();
+        }
+        if let Some(winner) = taken.get(name) {
+            let owns = actual.is_some()
+                && observed.owned.get(name).and_then(OwnedAlarm::owner) == Some(winner.as_str());
+            status.conflict = Some(if owns {
+                format!(
+                    "owned by AlarmPolicy {winner}, which declares it too; dialtone never takes over another policy's alarm"
+                )
+            } else {
+                format!("AlarmPolicy {winner} declares the same CloudWatch name and comes first")
+            });
             alarms.push(status);
             continue;
         }
-        let Some(actual) = observed.alarms.get(name) else {
+        let Some(actual) = actual else {
             status.drift.push(missing_drift());
             creates.push(Action::Create {
                 alarm: desired.clone(),
@@ -177,17 +478,12 @@ fn plan_policy(
             alarms.push(status);
             continue;
         };
-        status.arn = Some(actual.arn.clone());
-        status.state = Some(actual.state.clone());
-        status.state_reason = actual.state_reason.clone();
         let config = config_drift(&desired.config, &actual.config);
         let owned = observed.owned.get(name);
         match owned.and_then(OwnedAlarm::owner) {
             Some(owner) if owner == policy.owner => {
-                let tag = tag_drift(
-                    &desired.tags,
-                    &owned.map(|o| o.tags.clone()).unwrap_or_default(),
-                );
+                let held = owned.map(|o| o.tags.clone()).unwrap_or_default();
+                let tag = tag_drift(&desired.tags, &held);
                 if !config.is_empty() {
                     updates.push(Action::Update {
                         alarm: desired.clone(),
@@ -202,7 +498,6 @@ fn plan_policy(
                         drift: tag.clone(),
                     });
                 }
-                let held = owned.map(|o| o.tags.clone()).unwrap_or_default();
                 let removed: Vec<String> = managed_tag_keys(&held)
                     .into_iter()
                     .filter(|k| held.contains_key(k) && !desired.tags.contains_key(k))
@@ -240,21 +535,6 @@ fn plan_policy(
         alarms.push(status);
     }
 
-    let declared: BTreeSet<&str> = policy
-        .desired
-        .iter()
-        .map(|d| d.config.alarm_name.as_str())
-        .collect();
-    let deletes = observed
-        .owned
-        .iter()
-        .filter(|(name, alarm)| {
-            alarm.owner() == Some(policy.owner.as_str()) && !declared.contains(name.as_str())
-        })
-        .map(|(name, _)| Action::Delete {
-            alarm_name: name.clone(),
-        });
-
     let actions = if policy.manage {
         creates
             .into_iter()
@@ -262,7 +542,6 @@ fn plan_policy(
             .chain(updates)
             .chain(tags)
             .chain(untags)
-            .chain(deletes)
             .collect()
     } else {
         Vec::new()
@@ -272,5 +551,7 @@ fn plan_policy(
         manage: policy.manage,
         actions,
         alarms,
+        kept: Vec::new(),
+        remember: BTreeSet::new(),
     }
 }

@@ -7,7 +7,9 @@ use super::alarm::{
     managed_tags_value,
 };
 use super::diff::{config_drift, tag_drift};
-use super::sweep::{Action, Observed, OwnedAlarm, PolicyInput, plan_sweep};
+use super::sweep::{
+    Action, Claim, Observed, OwnedAlarm, PolicyInput, PolicyPlan, RegionInput, plan_sweep,
+};
 use super::{DesiredAlarm, ObservedAlarm};
 use crate::api::alarm_policy::{AlarmPolicySpec, FieldDrift, MANAGED_TAGS_TAG, OWNER_TAG};
 
@@ -305,29 +307,32 @@ fn policy(alarms: Vec<DesiredAlarm>) -> PolicyInput {
         desired: alarms,
         manage: true,
         adopt_existing: false,
+        claim: Claim {
+            prefix: Some("ns/p/".into()),
+            recorded: BTreeSet::new(),
+        },
     }
+}
+
+/// Plans `policies` alone in a region, nothing withheld, orphans not looked for.
+fn plan_all(policies: &[PolicyInput], observed: &Observed) -> Vec<PolicyPlan> {
+    let input = RegionInput {
+        policies: policies.to_vec(),
+        ..RegionInput::default()
+    };
+    plan_sweep(&input, observed).policies
 }
 
 fn kinds(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
-        .map(|a| {
-            let verb = match a {
-                Action::Create { .. } => "create",
-                Action::Update { .. } => "update",
-                Action::Tag { .. } => "tag",
-                Action::Untag { .. } => "untag",
-                Action::Adopt { .. } => "adopt",
-                Action::Delete { .. } => "delete",
-            };
-            format!("{verb} {}", a.alarm_name())
-        })
+        .map(|a| format!("{} {}", a.verb(), a.alarm_name()))
         .collect()
 }
 
 #[test]
 fn missing_alarms_are_created_with_missing_drift() {
-    let plans = plan_sweep(&[policy(vec![desired("a")])], &Observed::default());
+    let plans = plan_all(&[policy(vec![desired("a")])], &Observed::default());
     assert_eq!(kinds(&plans[0].actions), ["create ns/p/a"]);
     assert_eq!(
         plans[0].alarms[0].drift,
@@ -341,8 +346,9 @@ fn matching_owned_alarms_need_nothing() {
     let observed = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
         owned: BTreeMap::from([owned("ns/p/a", "ns/p")]),
+        owned_fresh: true,
     };
-    let plans = plan_sweep(&[policy(vec![alarm])], &observed);
+    let plans = plan_all(&[policy(vec![alarm])], &observed);
     assert!(plans[0].actions.is_empty());
     assert_eq!(plans[0].alarms[0].state.as_deref(), Some("OK"));
     assert!(plans[0].alarms[0].arn.is_some());
@@ -360,8 +366,9 @@ fn drifted_owned_alarm_is_updated_and_missing_tag_is_tagged() {
     let observed = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(changed))]),
         owned: BTreeMap::from([tags]),
+        owned_fresh: true,
     };
-    let plans = plan_sweep(&[policy(vec![with_team])], &observed);
+    let plans = plan_all(&[policy(vec![with_team])], &observed);
     assert_eq!(kinds(&plans[0].actions), ["update ns/p/a", "tag ns/p/a"]);
     assert_eq!(
         plans[0].alarms[0].drift,
@@ -375,8 +382,9 @@ fn foreign_alarm_is_a_conflict_and_untouched() {
     let observed = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
         owned: BTreeMap::new(),
+        owned_fresh: true,
     };
-    let plans = plan_sweep(&[policy(vec![alarm.clone()])], &observed);
+    let plans = plan_all(&[policy(vec![alarm.clone()])], &observed);
     assert!(plans[0].actions.is_empty());
     assert!(
         plans[0].alarms[0]
@@ -388,7 +396,7 @@ fn foreign_alarm_is_a_conflict_and_untouched() {
 
     let mut adopting = policy(vec![alarm]);
     adopting.adopt_existing = true;
-    let plans = plan_sweep(&[adopting], &observed);
+    let plans = plan_all(&[adopting], &observed);
     assert_eq!(kinds(&plans[0].actions), ["adopt ns/p/a"]);
     assert_eq!(plans[0].conflicts(), 0);
 }
@@ -399,10 +407,11 @@ fn alarm_of_another_policy_is_never_adopted() {
     let observed = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
         owned: BTreeMap::from([owned("ns/p/a", "ns/other")]),
+        owned_fresh: true,
     };
     let mut adopting = policy(vec![alarm]);
     adopting.adopt_existing = true;
-    let plans = plan_sweep(&[adopting], &observed);
+    let plans = plan_all(&[adopting], &observed);
     assert!(plans[0].actions.is_empty());
     assert!(
         plans[0].alarms[0]
@@ -417,8 +426,9 @@ fn owned_alarms_no_longer_declared_are_deleted_others_are_not() {
     let observed = Observed {
         alarms: BTreeMap::new(),
         owned: BTreeMap::from([owned("ns/p/old", "ns/p"), owned("ns/q/kept", "ns/q")]),
+        owned_fresh: true,
     };
-    let plans = plan_sweep(&[policy(vec![])], &observed);
+    let plans = plan_all(&[policy(vec![])], &observed);
     assert_eq!(kinds(&plans[0].actions), ["delete ns/p/old"]);
 }
 
@@ -430,10 +440,11 @@ fn observe_reports_drift_and_plans_no_writes() {
     let observed = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(changed))]),
         owned: BTreeMap::from([owned("ns/p/a", "ns/p"), owned("ns/p/old", "ns/p")]),
+        owned_fresh: true,
     };
     let mut observing = policy(vec![alarm, desired("new")]);
     observing.manage = false;
-    let plans = plan_sweep(&[observing], &observed);
+    let plans = plan_all(&[observing], &observed);
     assert!(plans[0].actions.is_empty());
     assert_eq!(
         plans[0].alarms[0].drift,
@@ -463,8 +474,9 @@ fn actions_are_ordered_creates_adoptions_updates_tags_deletes() {
             ("ns/p/c".into(), observed(c.config.clone())),
         ]),
         owned: BTreeMap::from([owned("ns/p/b", "ns/p"), owned_c, owned("ns/p/zz", "ns/p")]),
+        owned_fresh: true,
     };
-    let plans = plan_sweep(&[policy(vec![c_tagged, b, a])], &observed);
+    let plans = plan_all(&[policy(vec![c_tagged, b, a])], &observed);
     assert_eq!(
         kinds(&plans[0].actions),
         [
@@ -482,7 +494,7 @@ fn two_policies_declaring_one_name_conflict_for_the_second() {
     first.owner = "ns/a-first".into();
     let mut second = policy(vec![desired("a")]);
     second.owner = "ns/b-second".into();
-    let plans = plan_sweep(&[second, first], &Observed::default());
+    let plans = plan_all(&[second, first], &Observed::default());
     assert_eq!(plans[0].owner, "ns/a-first");
     assert_eq!(kinds(&plans[0].actions), ["create ns/p/a"]);
     assert!(plans[1].actions.is_empty());
@@ -577,8 +589,9 @@ fn tags_removed_from_the_spec_are_untagged_others_are_kept() {
     let observed = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
         owned: BTreeMap::from([held]),
+        owned_fresh: true,
     };
-    let plans = plan_sweep(&[policy(vec![alarm])], &observed);
+    let plans = plan_all(&[policy(vec![alarm])], &observed);
     assert_eq!(kinds(&plans[0].actions), ["tag ns/p/a", "untag ns/p/a"]);
     match &plans[0].actions[1] {
         Action::Untag { keys, .. } => assert_eq!(keys, &["env".to_string()]),

@@ -29,6 +29,8 @@ static TURN: Mutex<()> = Mutex::const_new(());
 pub struct Emulator {
     pub url: String,
     addr: String,
+    /// A state file of this test's own for the `dialtone` binary (`DIALTONE_STATE`).
+    pub state: PathBuf,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -95,9 +97,17 @@ impl Emulator {
             Ok(server) => server,
             Err(err) => panic!("AWS emulator unavailable: {err}"),
         };
+        static TESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = TESTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let state = std::env::temp_dir().join(format!(
+            "dialtone-test-state-{}-{n}.json",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&state);
         let emulator = Emulator {
             url: server.url.clone(),
             addr: server.addr.clone(),
+            state,
             _turn: turn,
         };
         emulator.request("POST", "/moto-api/reset", "");
@@ -239,6 +249,7 @@ impl Emulator {
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("DIALTONE_STATE", self.state.display().to_string()),
         ]
     }
 
@@ -267,6 +278,16 @@ impl Emulator {
             .iter()
             .filter_map(|a| a.alarm_name().map(str::to_string))
             .collect()
+    }
+
+    /// Deletes alarm `name` in `region` as someone would by hand.
+    pub async fn delete_alarm(&self, region: &str, name: &str) {
+        self.cloudwatch(region)
+            .delete_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .expect("DeleteAlarms by hand");
     }
 
     /// Forgets the recorded calls and injected faults; resources stay.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod process;
 
 /// The example AlarmPolicies of examples/.
 pub fn example_alarm_policies() -> Vec<dialtone::api::AlarmPolicy> {
@@ -9,7 +10,7 @@ pub fn example_alarm_policies() -> Vec<dialtone::api::AlarmPolicy> {
     dialtone::source::manifests::load(&dir)
         .expect("examples load")
         .objects
-        .into_iter()
+        .into_values()
         .filter_map(|(_, o)| match o {
             dialtone::api::Object::AlarmPolicy(p) => Some(p),
             _ => None,
