@@ -1,5 +1,6 @@
-//! The operator's HTTP endpoints: /metrics (Prometheus text), /healthz (the process is alive) and
-//! /readyz (caches synced and the first sweep done). GET only, tiny on purpose.
+//! The operator's HTTP endpoints: /metrics (Prometheus text), /healthz (the process is alive),
+//! /readyz (caches synced and the first sweep done) and, in `run --manifests`, /status (every
+//! object's status as JSON). GET only, tiny on purpose.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,15 +12,30 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::metrics::Metrics;
 
-/// Readiness, flipped once the first sweep is done.
+/// Readiness, flipped once the first sweep is done, and (in `run --manifests`) the status of every
+/// object as of the last sweep, served at `/status`.
 #[derive(Debug, Default)]
 pub struct Health {
     ready: AtomicBool,
+    status: std::sync::Mutex<Option<String>>,
 }
 
 impl Health {
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Replaces the document `GET /status` serves.
+    pub fn set_status(&self, document: serde_json::Value) {
+        let text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+    }
+
+    fn status(&self) -> Option<String> {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -73,6 +89,14 @@ async fn answer(mut stream: TcpStream, health: &Health) -> std::io::Result<()> {
             Metrics::global().encode(),
         ),
         ("GET", "/healthz") => ("200 OK", "text/plain", "ok\n".to_string()),
+        ("GET", "/status") => match health.status() {
+            Some(document) => ("200 OK", "application/json", document),
+            None => (
+                "503 Service Unavailable",
+                "text/plain",
+                "no status yet: first sweep pending (served by run --manifests)\n".to_string(),
+            ),
+        },
         ("GET", "/readyz") if health.is_ready() => ("200 OK", "text/plain", "ready\n".to_string()),
         ("GET", "/readyz") => (
             "503 Service Unavailable",

@@ -57,6 +57,9 @@ enum Command {
     Apply {
         #[command(flatten)]
         files: Files,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: Format,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -150,6 +153,15 @@ enum Format {
     Json,
 }
 
+impl From<Format> for Output {
+    fn from(format: Format) -> Output {
+        match format {
+            Format::Text => Output::Text,
+            Format::Json => Output::Json,
+        }
+    }
+}
+
 /// Hostname and process id: unique enough outside a pod (in a pod POD_NAME is set).
 fn default_identity() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
@@ -209,23 +221,24 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
             detailed_exitcode,
             aws,
         } => {
-            let output = match output {
-                Format::Text => Output::Text,
-                Format::Json => Output::Json,
-            };
             let code = commands::plan(
                 &files.path,
                 aws.clients().await?,
-                output,
+                output.into(),
                 detailed_exitcode,
                 &files.state.options(),
             )
             .await?;
             return Ok(ExitCode::from(code));
         }
-        Command::Apply { files, aws } => {
-            let code =
-                commands::apply(&files.path, aws.clients().await?, &files.state.options()).await?;
+        Command::Apply { files, output, aws } => {
+            let code = commands::apply(
+                &files.path,
+                aws.clients().await?,
+                output.into(),
+                &files.state.options(),
+            )
+            .await?;
             return Ok(ExitCode::from(code));
         }
         Command::Run {

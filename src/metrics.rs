@@ -30,6 +30,13 @@ pub struct AwsLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabels {
+    pub namespace: String,
+    pub name: String,
+    pub health: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
 }
@@ -45,6 +52,7 @@ pub struct Metrics {
     alarms: Family<StateLabels, Gauge>,
     leader: Gauge,
     manifest_errors: Gauge,
+    region_health: Family<RegionLabels, Gauge>,
     /// Alarms by state per policy, summed into `alarms`.
     states: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
 }
@@ -62,6 +70,12 @@ impl Metrics {
         let alarms = Family::<StateLabels, Gauge>::default();
         let leader = Gauge::default();
         let manifest_errors = Gauge::default();
+        let region_health = Family::<RegionLabels, Gauge>::default();
+        registry.register(
+            "region_health",
+            "1 for a ContactCenterRegion's current health (Healthy, Degraded, Unhealthy, Unknown), 0 for the others",
+            region_health.clone(),
+        );
         registry.register(
             "reconciles",
             "Reconciles by kind and result",
@@ -104,6 +118,7 @@ impl Metrics {
         );
         Self {
             manifest_errors,
+            region_health,
             registry,
             reconciles,
             duration,
@@ -198,6 +213,47 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
+    /// Sets a region's health: 1 for `health`, 0 for the other three.
+    pub fn region_health(
+        &self,
+        namespace: &str,
+        name: &str,
+        health: crate::api::contact_center_region::Health,
+    ) {
+        use crate::api::contact_center_region::Health;
+        for candidate in [
+            Health::Healthy,
+            Health::Degraded,
+            Health::Unhealthy,
+            Health::Unknown,
+        ] {
+            self.region_health
+                .get_or_create(&RegionLabels {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    health: format!("{candidate:?}"),
+                })
+                .set(i64::from(candidate == health));
+        }
+    }
+
+    /// Forgets a region that is gone.
+    pub fn forget_region(&self, namespace: &str, name: &str) {
+        use crate::api::contact_center_region::Health;
+        for candidate in [
+            Health::Healthy,
+            Health::Degraded,
+            Health::Unhealthy,
+            Health::Unknown,
+        ] {
+            self.region_health.remove(&RegionLabels {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                health: format!("{candidate:?}"),
+            });
+        }
+    }
+
     pub fn set_manifest_errors(&self, count: usize) {
         self.manifest_errors
             .set(i64::try_from(count).unwrap_or(i64::MAX));
@@ -236,6 +292,11 @@ mod tests {
         metrics.alarm_states("ns/p", BTreeMap::from([("ALARM".to_string(), 2)]));
         metrics.set_leader(true);
         metrics.set_manifest_errors(3);
+        metrics.region_health(
+            "cc",
+            "use1",
+            crate::api::contact_center_region::Health::Degraded,
+        );
         let text = metrics.encode();
         for wanted in [
             "dialtone_reconcile_duration_seconds_count{kind=\"AlarmPolicy\"} 1",
@@ -247,6 +308,8 @@ mod tests {
             "dialtone_alarms{state=\"OK\"} 0",
             "dialtone_leader 1",
             "dialtone_manifest_errors 3",
+            "dialtone_region_health{namespace=\"cc\",name=\"use1\",health=\"Degraded\"} 1",
+            "dialtone_region_health{namespace=\"cc\",name=\"use1\",health=\"Healthy\"} 0",
         ] {
             assert!(text.contains(wanted), "missing {wanted} in\n{text}");
         }

@@ -497,7 +497,20 @@ async fn plan_cli_exit_codes_and_json() {
     );
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plan");
     assert_eq!(parsed["summary"]["create"], 17);
-    assert_eq!(parsed["policies"].as_array().map(Vec::len), Some(3));
+    let objects = parsed["objects"].as_array().expect("objects");
+    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "AlarmPolicy").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"ContactCenterRegion") && kinds.contains(&"FailoverPlan"));
+    let primary = objects
+        .iter()
+        .find(|o| o["name"] == "connect-primary")
+        .expect("primary");
+    assert_eq!(primary["changes"].as_array().map(Vec::len), Some(8));
+    assert_eq!(primary["changes"][0]["action"], "create");
 
     assert!(dialtone(&emulator, &["apply", "-f", path]).status.success());
     emulator
@@ -515,11 +528,11 @@ async fn plan_cli_exit_codes_and_json() {
     );
     assert_eq!(clean.status.code(), Some(0));
     let parsed: serde_json::Value = serde_json::from_slice(&clean.stdout).expect("JSON plan");
-    let primary = parsed["policies"]
+    let primary = parsed["objects"]
         .as_array()
-        .and_then(|p| p.iter().find(|p| p["policy"] == PRIMARY))
+        .and_then(|p| p.iter().find(|p| p["name"] == "connect-primary"))
         .expect("primary");
-    let queue = primary["alarms"]
+    let queue = primary["status"]["alarms"]
         .as_array()
         .and_then(|a| a.iter().find(|a| a["alarmName"] == QUEUE_WAIT))
         .expect("queue alarm");

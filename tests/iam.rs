@@ -74,6 +74,24 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
     }
     engine.cleanup(&policies[1], Timestamp::now()).await;
 
+    // A region probe: alarm states, the instance, its traffic distribution group and traffic.
+    let (instance, group) = emulator.replicated_instance().await;
+    let region: dialtone::api::ContactCenterRegion = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dialtone.io/v1alpha1", "kind": "ContactCenterRegion",
+        "metadata": {"name": "use1", "namespace": "contact-center"},
+        "spec": {"region": "us-east-1", "instanceId": instance, "trafficDistributionGroupArn": group,
+                 "health": {"alarmPolicySelector": {"matchLabels": {"tier": "prod"}}}},
+    }))
+    .expect("region");
+    let selected: Vec<&dialtone::api::AlarmPolicy> = policies.iter().collect();
+    dialtone::controller::contact_center_region::probe(
+        &*emulator.clients().await,
+        &[(&region, None)],
+        &selected,
+        &Default::default(),
+    )
+    .await;
+
     let called: BTreeSet<String> = emulator
         .dialtone_calls()
         .iter()

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{DURATION_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN, Severity};
 
-/// An ARN of an Amazon Connect traffic distribution group.
-pub const TDG_ARN_PATTERN: &str =
-    r"^arn:aws[a-z-]*:connect:[a-z0-9-]+:[0-9]{12}:traffic-distribution-group/\S+$";
+/// An ARN of an Amazon Connect traffic distribution group, as AWS's model constrains it (a
+/// lowercase UUID after `traffic-distribution-group/`).
+pub const TDG_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:connect:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}:[0-9]{12}:traffic-distribution-group/[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$";
 
 /// One Amazon Connect instance in one region and how healthy it is.
 ///
@@ -31,7 +31,9 @@ pub const TDG_ARN_PATTERN: &str =
     printcolumn = r#"{"name":"Instance","type":"string","jsonPath":".spec.instanceId","priority":1}"#,
     printcolumn = r#"{"name":"Health","type":"string","jsonPath":".status.health"}"#,
     printcolumn = r#"{"name":"Firing","type":"integer","jsonPath":".status.firingAlarmCount"}"#,
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Telephony%","type":"integer","jsonPath":".status.traffic.telephony"}"#,
+    printcolumn = r#"{"name":"ReadyForTraffic","type":"string","jsonPath":".status.conditions[?(@.type==\"ReadyForTraffic\")].status"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status","priority":1}"#,
     printcolumn = r#"{"name":"Last Probe","type":"date","jsonPath":".status.lastProbeTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -110,7 +112,7 @@ fn default_degraded() -> Vec<Severity> {
 }
 
 /// A region's health.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum Health {
     /// No counted alarm fires; replication and traffic distribution are fine.
     Healthy,
@@ -119,6 +121,7 @@ pub enum Health {
     /// An unhealthy-severity alarm fires, or the instance or its replication has failed.
     Unhealthy,
     /// Not probed yet, or the last probe could not reach AWS.
+    #[default]
     Unknown,
 }
 
@@ -129,13 +132,18 @@ pub struct ContactCenterRegionStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` and `Synced`, plus `Healthy`.
+    /// `Ready` (probed), `Synced` (every read reached AWS), `Healthy` (True only when Healthy) and
+    /// `ReadyForTraffic` (the region could take all traffic now; the message lists every reason it
+    /// cannot).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Healthy, Degraded, Unhealthy or Unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// One line: what decided the health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_reason: Option<String>,
     /// How many counted alarms are in ALARM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firing_alarm_count: Option<i32>,
@@ -145,9 +153,47 @@ pub struct ContactCenterRegionStatus {
     /// The Amazon Connect instance and its replication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<InstanceStatus>,
+    /// This region's current share of the traffic (Global Resiliency), as GetTrafficDistribution
+    /// reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficShare>,
+    /// The traffic distribution group as AWS describes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_distribution_group: Option<TrafficDistributionGroupStatus>,
     /// When health was last probed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_probe_time: Option<Time>,
+    /// Since when AWS could not be read (health Unknown); cleared when reads succeed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<Time>,
+}
+
+/// A region's share of the traffic of its traffic distribution group.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficShare {
+    /// Percentage of telephony (calls) routed to this region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telephony: Option<i32>,
+    /// Percentage of agents (and their calls) in this region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<i32>,
+    /// Whether agents can sign in to this region (default groups only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<bool>,
+}
+
+/// The traffic distribution group.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficDistributionGroupStatus {
+    /// Its ARN.
+    pub arn: String,
+    /// ACTIVE, UPDATE_IN_PROGRESS (a traffic change is being applied), CREATION_IN_PROGRESS, ...
+    pub status: String,
+    /// Whether it is the instance's default group (the only kind that carries sign-in).
+    #[serde(default)]
+    pub is_default: bool,
 }
 
 /// A firing alarm that counts toward health.

@@ -2,20 +2,18 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
-use aws_sdk_cloudwatch::config::http::HttpResponse;
-use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery,
     MetricStat as SdkMetricStat, StandardUnit, Statistic, Tag,
 };
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
-use super::AwsError;
 use super::rate::RateLimiter;
-use crate::ErrorClass;
+use super::{AwsError, settle};
 use crate::api::alarm_policy::OWNER_TAG;
-use crate::metrics::Metrics;
 use crate::plan::alarm::{
     AlarmConfig, BAND_ID, BAND_METRIC_ID, MetricStat, ObservedAlarm, Query, Source, Threshold,
     band_expression,
@@ -29,11 +27,11 @@ pub const BATCH: usize = 100;
 pub struct CloudWatchAlarms {
     cloudwatch: aws_sdk_cloudwatch::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
 }
 
 impl CloudWatchAlarms {
-    pub fn new(config: &SdkConfig, limiter: RateLimiter) -> Self {
+    pub fn new(config: &SdkConfig, limiter: Arc<RateLimiter>) -> Self {
         Self {
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
@@ -233,29 +231,6 @@ impl CloudWatchAlarms {
     }
 }
 
-/// The one way an SDK call's result enters dialtone: errors classified, every call counted in
-/// the metrics by outcome.
-fn settle<T, E>(
-    service: &'static str,
-    operation: &'static str,
-    result: Result<T, SdkError<E, HttpResponse>>,
-) -> Result<T, AwsError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let result = result.map_err(|e| AwsError::from_sdk(service, operation, e));
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(err) => match err.class {
-            ErrorClass::Retryable => "retryable_error",
-            ErrorClass::NotFound => "not_found",
-            ErrorClass::Terminal => "error",
-        },
-    };
-    Metrics::global().aws_request(service, operation, outcome);
-    result
-}
-
 /// `arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME` -> NAME (names may contain colons).
 pub fn alarm_name_of(arn: &str) -> Option<&str> {
     arn.split_once(":alarm:").map(|(_, name)| name)
@@ -431,6 +406,7 @@ fn observed(alarm: &MetricAlarm) -> ObservedAlarm {
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "INSUFFICIENT_DATA".to_string()),
         state_reason: alarm.state_reason().map(str::to_string),
+        state_updated: alarm.state_updated_timestamp().map(|t| t.secs()),
         config_updated: alarm
             .alarm_configuration_updated_timestamp()
             .map(|t| t.secs()),

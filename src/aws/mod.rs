@@ -2,6 +2,7 @@
 //! decide nothing.
 
 pub mod cloudwatch;
+pub mod connect;
 pub mod rate;
 
 use std::collections::HashMap;
@@ -9,11 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudwatch::config::http::HttpResponse;
 use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
 
 use crate::ErrorClass;
+use crate::metrics::Metrics;
 pub use cloudwatch::CloudWatchAlarms;
-pub use rate::RateLimits;
+pub use connect::ConnectInstances;
+pub use rate::{RateLimiter, RateLimits};
 
 /// Attempts per AWS call (the SDK's standard retry mode: exponential backoff with jitter on
 /// throttling, 5xx and transient network errors).
@@ -86,6 +90,29 @@ impl AwsError {
     }
 }
 
+/// The one way an SDK call's result enters dialtone: errors classified, every call counted in
+/// the metrics by outcome.
+pub(crate) fn settle<T, E>(
+    service: &'static str,
+    operation: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<T, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let result = result.map_err(|e| AwsError::from_sdk(service, operation, e));
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(err) => match err.class {
+            ErrorClass::Retryable => "retryable_error",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::Terminal => "error",
+        },
+    };
+    Metrics::global().aws_request(service, operation, outcome);
+    result
+}
+
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
@@ -104,12 +131,18 @@ pub struct Target {
     pub role_arn: Option<String>,
 }
 
-/// One client set per region and role, built on first use and shared by every policy there, so
-/// reads batch across policies and rate limits hold per region.
+/// One region's (and role's) adapters, sharing one rate limiter.
+struct Regional {
+    cloudwatch: Arc<CloudWatchAlarms>,
+    connect: Arc<ConnectInstances>,
+}
+
+/// One client set per region and role, built on first use and shared by every object there, so
+/// reads batch across objects and rate limits hold per region.
 pub struct AwsClients {
     base: SdkConfig,
     rates: RateLimits,
-    regional: Mutex<HashMap<Target, Arc<CloudWatchAlarms>>>,
+    regional: Mutex<HashMap<Target, Arc<Regional>>>,
 }
 
 impl AwsClients {
@@ -138,15 +171,28 @@ impl AwsClients {
 
     /// The CloudWatch adapter for `target`.
     pub async fn cloudwatch(&self, target: &Target) -> Arc<CloudWatchAlarms> {
+        self.regional(target).await.cloudwatch.clone()
+    }
+
+    /// The Amazon Connect adapter for `target`.
+    pub async fn connect(&self, target: &Target) -> Arc<ConnectInstances> {
+        self.regional(target).await.connect.clone()
+    }
+
+    async fn regional(&self, target: &Target) -> Arc<Regional> {
         if let Some(existing) = self.lock().get(target) {
             return existing.clone();
         }
         let config = self.config_for(target).await;
-        let created = Arc::new(CloudWatchAlarms::new(&config, self.rates.limiter()));
+        let limiter = Arc::new(self.rates.limiter());
+        let created = Arc::new(Regional {
+            cloudwatch: Arc::new(CloudWatchAlarms::new(&config, limiter.clone())),
+            connect: Arc::new(ConnectInstances::new(&config, limiter)),
+        });
         self.lock().entry(target.clone()).or_insert(created).clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Target, Arc<CloudWatchAlarms>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Target, Arc<Regional>>> {
         // A panic while holding this lock cannot leave the map inconsistent (inserts are atomic).
         self.regional
             .lock()

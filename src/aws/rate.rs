@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// CloudWatch's default quotas per region (requests per second).
+/// The default quotas per region (requests per second): CloudWatch's, and Amazon Connect's 2 per
+/// second per API.
 const DEFAULTS: &[(&str, f64)] = &[
     ("PutMetricAlarm", 3.0),
     ("DescribeAlarms", 9.0),
@@ -16,6 +17,10 @@ const DEFAULTS: &[(&str, f64)] = &[
     ("UntagResource", 20.0),
     ("ListTagsForResource", 10.0),
     ("GetResources", 5.0),
+    ("DescribeInstance", 2.0),
+    ("DescribeTrafficDistributionGroup", 2.0),
+    ("GetTrafficDistribution", 2.0),
+    ("UpdateTrafficDistribution", 2.0),
 ];
 
 /// Requests per second per operation; 0 means unlimited.

@@ -91,6 +91,16 @@ pub struct RegionOutcome {
     /// Orphan deletions carried out.
     pub pruned: Vec<Action>,
     pub errors: Vec<AwsError>,
+    /// The alarms read in this sweep (after writes: as read back): other kinds' probes use them
+    /// instead of reading again.
+    pub alarms: ReadAlarms,
+}
+
+/// Alarm names asked of CloudWatch in a sweep, and those that exist, as read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadAlarms {
+    pub names: BTreeSet<String>,
+    pub found: BTreeMap<String, ObservedAlarm>,
 }
 
 /// Everything one sweep found and did.
@@ -354,6 +364,7 @@ async fn sweep_target(
             prune: vec![],
             pruned: vec![],
             errors: vec![err],
+            alarms: ReadAlarms::default(),
         };
         (policies, region)
     };
@@ -463,23 +474,35 @@ async fn sweep_target(
         .filter(|a| !matches!(a, Action::Delete { .. }))
         .map(|a| a.alarm_name().to_string())
         .collect();
+    let mut found = observed.alarms;
     if !changed.is_empty()
-        && let Ok(alarms) = cloudwatch.describe(&changed).await
+        && let Ok(reread) = cloudwatch.describe(&changed).await
     {
-        let reread: BTreeMap<String, ObservedAlarm> = alarms
+        let reread: BTreeMap<String, ObservedAlarm> = reread
             .into_iter()
             .map(|a| (a.config.alarm_name.clone(), a))
             .collect();
         for part in &mut executed {
             refresh(&mut part.plan, &reread);
         }
+        found.extend(reread);
     }
+    for done in executed.iter().flat_map(|e| &e.done).chain(&pruned) {
+        if let Action::Delete { alarm_name } = done {
+            found.remove(alarm_name);
+        }
+    }
+    let alarms = ReadAlarms {
+        names: names.into_iter().collect(),
+        found,
+    };
     let region = RegionOutcome {
         target: target.clone(),
         orphans: plan.orphans,
         prune: plan.prune,
         pruned,
         errors: prune_errors,
+        alarms,
     };
     (executed, region)
 }

@@ -2,6 +2,7 @@
 
 pub mod alarm_policy;
 pub mod cluster;
+pub mod contact_center_region;
 pub mod status;
 
 pub use alarm_policy::{AlarmEngine, Mode, PolicyOutcome};

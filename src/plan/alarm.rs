@@ -90,6 +90,8 @@ pub struct ObservedAlarm {
     pub config: AlarmConfig,
     pub state: String,
     pub state_reason: Option<String>,
+    /// Seconds since the epoch of the last state change.
+    pub state_updated: Option<i64>,
     /// Seconds since the epoch of the last configuration change (ownership caches key on it).
     pub config_updated: Option<i64>,
 }

@@ -69,6 +69,7 @@ fn observed(alarms: &[(&str, Option<&str>)], fresh: bool) -> Observed {
                         config: config(name),
                         state: "OK".into(),
                         state_reason: None,
+                        state_updated: None,
                         config_updated: Some(1),
                     },
                 )

@@ -2,6 +2,7 @@
 
 pub mod alarm;
 pub mod diff;
+pub mod health;
 pub mod scope;
 pub mod sweep;
 

@@ -287,6 +287,7 @@ fn observed(config: AlarmConfig) -> ObservedAlarm {
         config,
         state: "OK".into(),
         state_reason: Some("fine".into()),
+        state_updated: None,
         config_updated: Some(1),
     }
 }

@@ -1,11 +1,13 @@
-"""Injected throttling, answered in the throttled operation's own protocol so the SDK classifies and
-retries it as it would a real AWS answer."""
+"""Injected throttling and regional outages, answered in the operation's own protocol so the SDK classifies
+(and retries) them as it would a real AWS answer."""
 
 from __future__ import annotations
 
 import json
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
+from http import HTTPStatus
 
 import botocore.session
 import cbor2
@@ -55,26 +57,79 @@ class Faults:
 
 def throttled(service: str, cbor: bool, start_response) -> list[bytes]:
     """A throttling error as `service` sends it in its protocol."""
-    message = "Rate exceeded"
+    return protocol_error(service, cbor, start_response, "Rate exceeded", throttling=True)
+
+
+class Outages:
+    """Regions (optionally one service there) whose every request answers a server error, until cleared."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active: set[tuple[str, str | None]] = set()  # (region, service or None for all services)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.active.clear()
+
+    def add(self, spec: dict) -> None:
+        region, service = spec.get("region"), spec.get("service")
+        if not isinstance(region, str) or not region or not (service is None or isinstance(service, str)):
+            raise ValueError('expected {"region": "<region>", "service": "<botocore service name>" (optional)}')
+        with self.lock:
+            self.active.add((region, service or None))
+
+    def covers(self, region: str | None, service: str) -> bool:
+        with self.lock:
+            return (region, None) in self.active or (region, service) in self.active
+
+
+@lru_cache(maxsize=None)
+def server_fault(service: str) -> tuple[int, str, str | None]:
+    """(HTTP status, error code, awsQuery code) of the server-side error `service`'s model defines (a 503 one
+    first), or the common InternalFailure 500 every AWS service may answer when its model names none."""
+    model = _session.get_service_model(service)
+    found = []
+    for name in model.shape_names:
+        shape = model.shape_for(name)
+        error = shape.metadata.get("error") or {}
+        status = error.get("httpStatusCode")
+        if shape.metadata.get("exception") and ((status or 0) >= 500 or name.startswith("Internal") or "Unavailable" in name):
+            found.append((status == 503, status or 500, name, error.get("code")))
+    if not found:
+        return 500, "InternalFailure", None
+    _, status, name, query_code = max(found)
+    return status, name, query_code
+
+
+def unavailable(service: str, cbor: bool, start_response) -> list[bytes]:
+    """The server error `service` answers in its protocol during an outage."""
+    return protocol_error(service, cbor, start_response, "Service unavailable (emulated regional outage)", throttling=False)
+
+
+def protocol_error(service: str, cbor: bool, start_response, message: str, throttling: bool) -> list[bytes]:
     protocol = "smithy-rpc-v2-cbor" if cbor else _session.get_service_model(service).resolved_protocol
+    if throttling:
+        status, code, query_code = (429 if protocol == "rest-json" else 400), "ThrottlingException", None
+        xml_code, xml_type = "Throttling", "Sender"
+    else:
+        status, code, query_code = server_fault(service)
+        xml_code, xml_type = (query_code or code), "Receiver"
+    # awsQuery-compatible services (CloudWatch) name the query error code in a header for the SDKs.
+    query_header = [("x-amzn-query-error", f"{query_code};{xml_type}")] if query_code else []
     if protocol == "smithy-rpc-v2-cbor":
-        body = cbor2.dumps({"__type": "ThrottlingException", "message": message})
-        headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
-        status = "400 Bad Request"
+        body = cbor2.dumps({"__type": code, "message": message})
+        headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")] + query_header
     elif protocol == "json":
-        body = json.dumps({"__type": "ThrottlingException", "message": message}).encode()
-        headers = [("Content-Type", "application/x-amz-json-1.1")]
-        status = "400 Bad Request"
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.1")] + query_header
     elif protocol == "rest-json":
         body = json.dumps({"message": message}).encode()
-        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", "ThrottlingException")]
-        status = "429 Too Many Requests"
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)]
     else:  # rest-xml and query
         body = (
-            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+            f"<ErrorResponse><Error><Type>{xml_type}</Type><Code>{xml_code}</Code>"
             f"<Message>{message}</Message></Error><RequestId>emulator</RequestId></ErrorResponse>"
         ).encode()
         headers = [("Content-Type", "text/xml")]
-        status = "400 Bad Request"
-    start_response(status, headers + [("Content-Length", str(len(body)))])
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers + [("Content-Length", str(len(body)))])
     return [body]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import botocore.session
 
@@ -20,7 +20,7 @@ SIGNING_NAMES = {
     "route53": "route53",
     "sts": "sts",
 }
-SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
+SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
 
 _session = botocore.session.get_session()
 
@@ -40,6 +40,26 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern, str]]:
     return routes
 
 
+# Global services whose control plane is in one region, wherever a client signs for (an SDK with an endpoint
+# override signs with its own configured region instead of the real endpoint's us-east-1).
+HOME_REGIONS = {"route53": "us-east-1"}
+
+
+def region(environ: dict) -> str | None:
+    """The region a request is served in: its SigV4 credential scope's, or a global service's home region."""
+    scope = SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not scope:
+        return None
+    return HOME_REGIONS.get(scope["service"], scope["region"])
+
+
+def raw_path(environ: dict) -> str:
+    """The request path as sent, still percent-encoded: an ARN in a URI label (`arn%3A...%2F...`) stays one
+    segment, which the decoded PATH_INFO would split at its slash."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    return urlsplit(raw).path if raw else environ.get("PATH_INFO", "")
+
+
 def identify(environ: dict, body: bytes) -> tuple[str, str] | None:
     """(botocore service name, operation) of an SDK request, or None for anything else."""
     path = environ.get("PATH_INFO", "")
@@ -57,6 +77,7 @@ def identify(environ: dict, body: bytes) -> tuple[str, str] | None:
     if action:
         return service, action[0]
     method = environ.get("REQUEST_METHOD", "")
+    path = raw_path(environ)
     for route_method, pattern, name in _rest_routes(service):
         if route_method == method and pattern.match(path):
             return service, name

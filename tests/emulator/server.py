@@ -6,13 +6,30 @@ Prints `READY http://HOST:PORT` once it accepts requests. With --exit-with-paren
 standard input closes, so a test process that dies never leaves an emulator behind.
 
 Control endpoints (loopback only, like the rest):
-    POST /moto-api/reset       forget every resource (moto's own) and the recorded calls
+    POST /moto-api/reset       forget every resource (moto's and the layer's), the recorded calls, injected
+                               faults, outages and Connect settings
     GET  /_emulator/calls      JSON list of {"service", "operation", "outcome", "client"} of every AWS
-                               request since the reset; outcome is "served" or "throttled", client is
-                               "dialtone" when the SDK's user agent carries app/dialtone
-    DELETE /_emulator/calls    forget the recorded calls and injected faults (resources stay)
+                               request since the reset; outcome is "served", "throttled" or "outage", client
+                               is "dialtone" when the SDK's user agent carries app/dialtone
+    DELETE /_emulator/calls    forget the recorded calls and injected faults (resources and outages stay)
     POST /_emulator/faults     {"service", "operation", "every": N, "count": M}: answer every Nth such
                                request with the protocol's own throttling error, M times in all
+    POST /_emulator/outage     {"region": R, "service": S}: every request of botocore service S ("connect",
+                               "cloudwatch", "route53", ...; omitted: of every service) signed for region R
+                               answers the protocol's own 5xx (the model's server error, else InternalFailure
+                               500). Route 53 signs for us-east-1 wherever it is called from.
+    DELETE /_emulator/outage   end every outage
+    POST /_emulator/connect/replication
+                               {"region": R, "instanceId": I, "replicaRegion": R2, "status": S, "reason": T}:
+                               DescribeInstance in R shows ReplicationStatus S (InstanceReplicationStatus)
+                               and reason T for R2 in I's ReplicationStatusSummaryList
+    POST /_emulator/connect/group
+                               {"arn": A, "status": S}: traffic distribution group A's Status becomes S
+                               (TrafficDistributionGroupStatus), until changed again
+    POST /_emulator/connect/settings
+                               {"updateSeconds": N}: how long a group stays UPDATE_IN_PROGRESS after an
+                               accepted UpdateTrafficDistribution (default 2; 0 allowed)
+Control requests with a malformed body answer 400, with an unknown resource 404, both {"message": ...}.
 """
 
 from __future__ import annotations
@@ -30,18 +47,23 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cbor_layer import CborLayer  # noqa: E402
-from faults import Faults, throttled  # noqa: E402
-from operations import identify  # noqa: E402
+from connect_gr import ConnectGlobalResiliency  # noqa: E402
+from faults import Faults, Outages, throttled, unavailable  # noqa: E402
+from operations import identify, region  # noqa: E402
 
 
 class Emulator:
-    """The whole WSGI application: control endpoints, then the protocol layer, then moto."""
+    """The whole WSGI application: control endpoints, call recording, outages and throttling, then the
+    service layers (Connect Global Resiliency, CloudWatch rpcv2-cbor), then moto."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.calls: list[dict[str, str]] = []
         self.faults = Faults()
-        self.app = CborLayer(DomainDispatcherApplication(create_backend_app))
+        self.outages = Outages()
+        # Layers by service, each answering what moto lacks and passing the rest on.
+        self.connect = ConnectGlobalResiliency(CborLayer(DomainDispatcherApplication(create_backend_app)))
+        self.app = self.connect
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -53,33 +75,68 @@ class Emulator:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+        method = environ.get("REQUEST_METHOD")
+        if path == "/moto-api/reset" and method == "POST":
             with self.lock:
                 self.calls.clear()
             self.faults.clear()
+            self.outages.clear()
+            self.connect.reset()
             return self.app(environ, start_response)
-        if path == "/_emulator/calls" and environ.get("REQUEST_METHOD") == "DELETE":
+        if path == "/_emulator/calls" and method == "DELETE":
             with self.lock:
                 self.calls.clear()
             self.faults.clear()
             start_response("200 OK", [("Content-Length", "0")])
             return [b""]
-        if path == "/_emulator/faults" and environ.get("REQUEST_METHOD") == "POST":
+        if path == "/_emulator/faults" and method == "POST":
             self.faults.add(json.loads(body or b"{}"))
             start_response("200 OK", [("Content-Length", "0")])
             return [b""]
+        if path == "/_emulator/outage" and method in ("POST", "DELETE"):
+            return _control(start_response, lambda: self.outages.add(_json(body)) if method == "POST" else self.outages.clear())
+        if path.startswith("/_emulator/connect/") and method == "POST":
+            return _control(start_response, lambda: self.connect.control(path.rsplit("/", 1)[-1], _json(body)))
         operation = identify(environ, body)
         if operation is None:
             return self.app(environ, start_response)
         service, name = operation
-        outcome = "throttled" if self.faults.should_throttle(service, name) else "served"
+        if self.outages.covers(region(environ), service):
+            outcome = "outage"  # checked first: a region that is down does not count requests towards throttling
+        else:
+            outcome = "throttled" if self.faults.should_throttle(service, name) else "served"
         agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
         client = "dialtone" if "app/dialtone" in agent else "other"
         with self.lock:
             self.calls.append({"service": service, "operation": name, "outcome": outcome, "client": client})
+        if outcome == "outage":
+            return unavailable(service, path.startswith("/service/"), start_response)
         if outcome == "throttled":
             return throttled(service, path.startswith("/service/"), start_response)
         return self.app(environ, start_response)
+
+
+def _json(body: bytes) -> dict:
+    spec = json.loads(body or b"{}")
+    if not isinstance(spec, dict):
+        raise ValueError("expected a JSON object")
+    return spec
+
+
+def _control(start_response: Callable, action: Callable[[], None]) -> list[bytes]:
+    """Run a control action: 200 with no body, 400 for a malformed request, 404 for an unknown resource."""
+    try:
+        action()
+    except ValueError as err:  # json.JSONDecodeError is a ValueError too
+        status, message = "400 Bad Request", str(err)
+    except KeyError as err:
+        status, message = "404 Not Found", str(err.args[0] if err.args else err)
+    else:
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+    body = json.dumps({"message": message}).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def serve(host: str, port: int) -> tuple[object, str]:

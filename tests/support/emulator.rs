@@ -290,6 +290,99 @@ impl Emulator {
             .expect("DeleteAlarms by hand");
     }
 
+    /// An Amazon Connect client of the current SDK, pointed at the emulator.
+    pub fn connect(&self, region: &str) -> aws_sdk_connect::Client {
+        use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_connect::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            ))
+            .build();
+        aws_sdk_connect::Client::from_conf(config)
+    }
+
+    /// An Amazon Connect instance in us-east-1 replicated to us-west-2 (Global Resiliency), as an
+    /// administrator sets it up: (instance id, ARN of its default traffic distribution group).
+    pub async fn replicated_instance(&self) -> (String, String) {
+        let east = self.connect("us-east-1");
+        let created = east
+            .create_instance()
+            .identity_management_type(aws_sdk_connect::types::DirectoryType::ConnectManaged)
+            .instance_alias("contact-center")
+            .inbound_calls_enabled(true)
+            .outbound_calls_enabled(true)
+            .send()
+            .await
+            .expect("CreateInstance");
+        let id = created.id().expect("instance id").to_string();
+        east.replicate_instance()
+            .instance_id(&id)
+            .replica_region("us-west-2")
+            .replica_alias("contact-center-west")
+            .send()
+            .await
+            .expect("ReplicateInstance");
+        let groups = east
+            .list_traffic_distribution_groups()
+            .instance_id(&id)
+            .send()
+            .await
+            .expect("ListTrafficDistributionGroups");
+        let arn = groups
+            .traffic_distribution_group_summary_list()
+            .iter()
+            .find(|g| g.is_default())
+            .and_then(|g| g.arn())
+            .expect("a default traffic distribution group")
+            .to_string();
+        (id, arn)
+    }
+
+    /// Sets the replication status of `replica_region` as DescribeInstance shows it in `region`.
+    pub fn set_replication(
+        &self,
+        region: &str,
+        instance_id: &str,
+        replica_region: &str,
+        status: &str,
+    ) {
+        let body = serde_json::json!({
+            "region": region, "instanceId": instance_id, "replicaRegion": replica_region,
+            "status": status, "reason": "set by the test",
+        });
+        self.request("POST", "/_emulator/connect/replication", &body.to_string());
+    }
+
+    /// Sets a traffic distribution group's status.
+    pub fn set_group_status(&self, arn: &str, status: &str) {
+        let body = serde_json::json!({"arn": arn, "status": status});
+        self.request("POST", "/_emulator/connect/group", &body.to_string());
+    }
+
+    /// How long a traffic distribution group stays UPDATE_IN_PROGRESS after an update.
+    pub fn set_update_seconds(&self, seconds: u64) {
+        let body = serde_json::json!({"updateSeconds": seconds});
+        self.request("POST", "/_emulator/connect/settings", &body.to_string());
+    }
+
+    /// Every request of `service` (or of every service, with None) in `region` fails with a 5xx in
+    /// its protocol's own error format, until `end_outages`.
+    pub fn outage(&self, region: &str, service: Option<&str>) {
+        let body = match service {
+            Some(service) => serde_json::json!({"region": region, "service": service}),
+            None => serde_json::json!({"region": region}),
+        };
+        self.request("POST", "/_emulator/outage", &body.to_string());
+    }
+
+    /// Ends every outage.
+    pub fn end_outages(&self) {
+        self.request("DELETE", "/_emulator/outage", "");
+    }
+
     /// Forgets the recorded calls and injected faults; resources stay.
     pub fn forget_calls(&self) {
         self.request("DELETE", "/_emulator/calls", "");

@@ -2,13 +2,17 @@
 
 use std::fmt::Write;
 
-use serde_json::{Value, json};
+mod document;
 
 use crate::api::alarm_policy::{AlarmPolicyStatus, FieldDrift};
 use crate::api::conditions::{READY, find};
+use crate::api::contact_center_region::Health;
 use crate::aws::Target;
+use crate::commands::Report;
 use crate::controller::alarm_policy::{PolicyOutcome, SweepOutcome};
+use crate::controller::contact_center_region::{ProbeOutcome, READY_FOR_TRAFFIC};
 use crate::plan::sweep::{Action, PolicyPlan};
+pub use document::{Changes, document};
 
 /// Counts over a whole plan.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +29,8 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn of(sweep: &SweepOutcome) -> Self {
+    pub fn of(report: &Report) -> Self {
+        let sweep = &report.alarms;
         let mut totals = Totals::default();
         let planned = sweep
             .policies
@@ -55,6 +60,11 @@ impl Totals {
             totals.orphans += region.orphans.len();
             totals.errors += region.errors.len();
         }
+        totals.errors += report
+            .regions
+            .iter()
+            .filter(|r| r.assessment.unreadable.is_some())
+            .count();
         totals
     }
 
@@ -150,7 +160,8 @@ fn action_lines(out: &mut String, outcome: &PolicyOutcome, target: &Target, plan
 
 /// The human-readable plan: each alarm that changes, each drifted field as `actual -> desired`,
 /// what is kept although no longer declared, and orphans.
-pub fn plan_text(sweep: &SweepOutcome, invalid: &[String], prune: bool) -> String {
+pub fn plan_text(report: &Report, invalid: &[String], prune: bool) -> String {
+    let sweep = &report.alarms;
     let mut out = String::new();
     for outcome in &sweep.policies {
         let mode = if outcome.removed {
@@ -229,10 +240,13 @@ pub fn plan_text(sweep: &SweepOutcome, invalid: &[String], prune: bool) -> Strin
             let _ = writeln!(out, "  x error  {err}");
         }
     }
+    for region in &report.regions {
+        let _ = writeln!(out, "{}", region_line(region));
+    }
     for problem in invalid {
         let _ = writeln!(out, "INVALID {problem}");
     }
-    let t = Totals::of(sweep);
+    let t = Totals::of(report);
     let _ = writeln!(
         out,
         "\nPlan: {} to create, {} to update, {} to tag, {} to adopt, {} to delete; {} kept, {} orphan(s), {} conflict(s), {} invalid, {} error(s).",
@@ -248,68 +262,6 @@ pub fn plan_text(sweep: &SweepOutcome, invalid: &[String], prune: bool) -> Strin
         t.errors
     );
     out
-}
-
-fn action_json(action: &Action, target: &Target) -> Value {
-    let mut value = match action {
-        Action::Create { alarm } => {
-            json!({"action": "create", "alarmName": alarm.config.alarm_name, "alarm": alarm.name})
-        }
-        Action::Update { alarm, drift } => {
-            json!({"action": "update", "alarmName": alarm.config.alarm_name, "alarm": alarm.name, "drift": drift})
-        }
-        Action::Tag {
-            alarm_name, drift, ..
-        } => json!({"action": "tag", "alarmName": alarm_name, "drift": drift}),
-        Action::Adopt { alarm, drift, .. } => {
-            json!({"action": "adopt", "alarmName": alarm.config.alarm_name, "alarm": alarm.name, "drift": drift})
-        }
-        Action::Untag {
-            alarm_name, keys, ..
-        } => json!({"action": "untag", "alarmName": alarm_name, "keys": keys}),
-        Action::Delete { alarm_name } => json!({"action": "delete", "alarmName": alarm_name}),
-    };
-    value["region"] = json!(target.region);
-    value
-}
-
-/// The plan for machines (`-o json`).
-pub fn plan_json(sweep: &SweepOutcome, invalid: &[String], withheld: Option<&str>) -> Value {
-    let t = Totals::of(sweep);
-    let kept = |o: &PolicyOutcome| {
-        std::iter::once(&o.plan)
-            .chain(o.elsewhere.iter().map(|e| &e.plan))
-            .flat_map(|p| &p.kept)
-            .map(|k| json!({"alarmName": k.alarm_name, "reason": k.reason}))
-            .collect::<Vec<_>>()
-    };
-    json!({
-        "policies": sweep.policies.iter().map(|o| json!({
-            "policy": o.owner,
-            "region": o.target.region,
-            "roleArn": o.target.role_arn,
-            "removed": o.removed,
-            "managementPolicy": if o.plan.manage { "Manage" } else { "Observe" },
-            "actions": o.all_planned().map(|(t, a)| action_json(a, t)).collect::<Vec<_>>(),
-            "kept": kept(o),
-            "alarms": o.plan.alarms,
-            "errors": o.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "orphans": sweep.regions.iter().flat_map(|r| r.orphans.iter().map(move |orphan| json!({
-            "region": r.target.region,
-            "alarmName": orphan.alarm_name,
-            "owner": orphan.owner,
-            "reason": orphan.reason,
-            "prune": r.prune.iter().any(|a| a.alarm_name() == orphan.alarm_name),
-        }))).collect::<Vec<_>>(),
-        "invalid": invalid,
-        "deletionsWithheld": withheld,
-        "summary": {
-            "create": t.create, "update": t.update, "tag": t.tag, "adopt": t.adopt, "delete": t.delete,
-            "kept": t.kept, "orphans": t.orphans,
-            "conflicts": t.conflicts, "invalid": invalid.len(), "errors": t.errors, "changes": t.changes(),
-        },
-    })
 }
 
 /// What an action did, in one line: `created NAME`, `updated NAME: threshold "300" -> "120"`.
@@ -347,4 +299,83 @@ pub fn status_line(owner: &str, region: &str, status: &AlarmPolicyStatus) -> Str
         "AlarmPolicy {owner} [{region}]: {} alarms, {} firing, {} drifted, {} conflicts; {ready}",
         summary.total, summary.firing, summary.drifted, summary.conflicts
     )
+}
+
+/// A region in one line: health and why, readiness, its share of the traffic.
+pub fn region_line(outcome: &ProbeOutcome) -> String {
+    let status = &outcome.status;
+    let health = status.health.unwrap_or(Health::Unknown);
+    let ready = find(&status.conditions, READY_FOR_TRAFFIC)
+        .map(|c| c.status.clone())
+        .unwrap_or_else(|| "Unknown".into());
+    let traffic = status
+        .traffic
+        .as_ref()
+        .map(|t| {
+            let percent = |p: Option<i32>| p.map(|p| format!("{p}%")).unwrap_or_else(|| "-".into());
+            let sign_in = match t.sign_in {
+                Some(true) => "on",
+                Some(false) => "off",
+                None => "-",
+            };
+            format!(
+                "; telephony {}, agents {}, sign-in {sign_in}",
+                percent(t.telephony),
+                percent(t.agents)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "ContactCenterRegion {} [{}]: {health:?} ({}); ReadyForTraffic={ready}{traffic}",
+        outcome.owner,
+        outcome.region,
+        status.health_reason.as_deref().unwrap_or_default()
+    )
+}
+
+/// Orphans found, one line each.
+pub fn orphan_lines(sweep: &SweepOutcome, prune: bool) -> Vec<String> {
+    sweep
+        .regions
+        .iter()
+        .flat_map(|r| r.orphans.iter().map(move |o| (r, o)))
+        .map(|(region, orphan)| {
+            let pruned = region
+                .pruned
+                .iter()
+                .any(|a| a.alarm_name() == orphan.alarm_name);
+            let what = if pruned {
+                "deleted (--prune)"
+            } else if prune {
+                "kept"
+            } else {
+                "kept; --prune deletes it"
+            };
+            format!(
+                "orphan {} [{}]: {} ({what})",
+                orphan.alarm_name, region.target.region, orphan.reason
+            )
+        })
+        .collect()
+}
+
+/// What `apply` prints after the writes (which were logged as they were made): errors, a status
+/// line per object, orphans.
+pub fn result_lines(report: &Report, prune: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    for outcome in &report.alarms.policies {
+        for err in &outcome.errors {
+            lines.push(format!("AlarmPolicy {}: error: {err}", outcome.owner));
+        }
+        if !outcome.removed {
+            lines.push(status_line(
+                &outcome.owner,
+                &outcome.target.region,
+                &outcome.status,
+            ));
+        }
+    }
+    lines.extend(report.regions.iter().map(region_line));
+    lines.extend(orphan_lines(&report.alarms, prune));
+    lines
 }
