@@ -1,9 +1,9 @@
-//! `dialtone run` in a cluster: leader election, the AlarmPolicy controller, HTTP endpoints.
+//! `dialtone run` in a cluster: leader election, one controller per kind, HTTP endpoints.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject};
@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::aws::AwsClients;
 use crate::controller::AlarmEngine;
-use crate::controller::cluster::{self, Context};
+use crate::controller::cluster::{self, AlarmPolicies, Context, RegionContext, Regions};
 use crate::http::Health;
 use crate::lease::{LeaderLease, Leadership, RENEW_EVERY};
 use crate::metrics::Metrics;
@@ -98,55 +98,125 @@ async fn keep(lease: &LeaderLease) -> Result<(), OperatorError> {
     }
 }
 
+/// The watch of one kind: its API (one namespace or all), with the `--selector` labels.
+fn watch(
+    client: &Client,
+    resource: &kube::api::ApiResource,
+    options: &ClusterOptions,
+) -> (Api<DynamicObject>, watcher::Config) {
+    let api: Api<DynamicObject> = match &options.namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &options.selector {
+        config = config.labels(selector);
+    }
+    (api, config)
+}
+
+/// Status writes do not change the generation: they never trigger a reconcile of their own object.
+/// Spec changes, finalizer changes and deletion do; drift is found by the periodic resync.
+fn changed(object: &DynamicObject) -> Option<u64> {
+    object.meta().deletion_timestamp.as_ref().map(|_| 1u64)
+}
+
+/// One controller per kind on the shared harness. AlarmPolicies are watched once: the watch feeds
+/// their controller and the store regions read their policies from, and a policy's change (its
+/// status carries its alarms' states) wakes the regions that count it.
 async fn controller(
     client: Client,
     aws: Arc<AwsClients>,
     options: &ClusterOptions,
     health: Arc<Health>,
 ) {
-    let resource = cluster::resource();
-    let api: Api<DynamicObject> = match &options.namespace {
-        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    };
-    let mut config = watcher::Config::default();
-    if let Some(selector) = &options.selector {
-        config = config.labels(selector);
-    }
-    let writer = reflector::store::Writer::new(resource.clone());
-    let reader = writer.as_reader();
-    // Status writes do not change the generation: they never trigger a reconcile. Spec changes,
-    // finalizer changes and deletion do; drift is found by the periodic resync.
-    let deletion = |o: &DynamicObject| o.meta().deletion_timestamp.as_ref().map(|_| 1u64);
-    let stream = watcher(api, config)
+    let region_resource = cluster::region_resource();
+    let (region_api, region_config) = watch(&client, &region_resource, options);
+    let region_writer = reflector::store::Writer::new(region_resource.clone());
+    let region_reader = region_writer.as_reader();
+    let region_stream = watcher(region_api, region_config)
         .default_backoff()
-        .reflect(writer)
+        .reflect(region_writer)
         .applied_objects()
         .predicate_filter(
             predicates::generation
                 .combine(predicates::finalizers)
-                .combine(deletion),
+                .combine(changed),
             Default::default(),
         );
-    let ctx = Arc::new(Context::new(
-        client,
-        AlarmEngine::new(aws),
+
+    // Every change of a policy, status writes included (its alarms' states), wakes the regions
+    // that count it; only spec, finalizer and deletion changes reconcile the policy itself.
+    let (wake, woken) = futures::channel::mpsc::unbounded();
+    let selecting = region_reader.clone();
+    let policy_resource = cluster::resource();
+    let (policy_api, policy_config) = watch(&client, &policy_resource, options);
+    let policy_writer = reflector::store::Writer::new(policy_resource.clone());
+    let policy_reader = policy_writer.as_reader();
+    let policy_stream = watcher(policy_api, policy_config)
+        .default_backoff()
+        .reflect(policy_writer)
+        .applied_objects()
+        .inspect_ok(move |policy| {
+            for region in cluster::regions_selecting(&selecting, policy) {
+                // The receiver lives as long as the region controller; a send can only fail
+                // while shutting down.
+                let _ = wake.unbounded_send(region);
+            }
+        })
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(changed),
+            Default::default(),
+        );
+
+    let identity = Some(options.identity.clone());
+    let policies = Arc::new(Context::new(
+        client.clone(),
+        AlarmPolicies::new(AlarmEngine::new(aws.clone())),
         options.resync,
-        Some(options.identity.clone()),
+        identity.clone(),
     ));
-    let ready_reader = reader.clone();
+    let regions = Arc::new(RegionContext::new(
+        client,
+        Regions::new(aws, policy_reader.clone()),
+        options.resync,
+        identity,
+    ));
+    let (ready_policies, ready_regions) = (policy_reader.clone(), region_reader.clone());
     tokio::spawn(async move {
-        if ready_reader.wait_until_ready().await.is_ok() {
+        if ready_policies.wait_until_ready().await.is_ok()
+            && ready_regions.wait_until_ready().await.is_ok()
+        {
             health.set_ready();
         }
     });
-    Controller::for_stream_with(stream, reader, resource)
-        .with_config(ControllerConfig::default().concurrency(4))
-        .run(cluster::reconcile, cluster::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "reconcile error");
-            }
-        })
-        .await;
+    let config = ControllerConfig::default().concurrency(4);
+    let policy_controller =
+        Controller::for_stream_with(policy_stream, policy_reader, policy_resource.clone())
+            .with_config(config.clone())
+            .run(
+                cluster::reconcile::<AlarmPolicies>,
+                cluster::error_policy::<AlarmPolicies>,
+                policies,
+            )
+            .for_each(log_result);
+    let region_controller =
+        Controller::for_stream_with(region_stream, region_reader, region_resource)
+            .reconcile_on(woken)
+            .with_config(config)
+            .run(
+                cluster::reconcile::<Regions>,
+                cluster::error_policy::<Regions>,
+                regions,
+            )
+            .for_each(log_result);
+    futures::join!(policy_controller, region_controller);
+}
+
+async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "reconcile error");
+    }
 }

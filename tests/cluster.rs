@@ -8,72 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dialtone::controller::AlarmEngine;
-use dialtone::controller::cluster::{self, Context, FINALIZER};
+use dialtone::controller::cluster::{self, AlarmPolicies, Context, FINALIZER};
 use http::{Method, Request, Response, StatusCode};
 use kube::api::DynamicObject;
 use kube::client::Body;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
+use support::api_server::{ApiServer, Seen};
 use support::emulator::Emulator;
-
-/// One request the operator made.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    path: String,
-    query: String,
-    body: Value,
-}
-
-impl Seen {
-    fn is(&self, method: Method, path_part: &str) -> bool {
-        self.method == method && self.path.contains(path_part)
-    }
-}
-
-/// A mock API server that records every request and answers like the real one would for the
-/// calls the AlarmPolicy controller makes: object patches echo the object, events are created,
-/// leases follow `leases`.
-struct ApiServer {
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl ApiServer {
-    fn start(object: Value, on_request: impl Fn(&Seen) + Send + 'static) -> (Client, ApiServer) {
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let record = seen.clone();
-        tokio::spawn(async move {
-            while let Some((request, send)) = handle.next_request().await {
-                let (parts, body) = request.into_parts();
-                let bytes = body.collect_bytes().await.unwrap_or_default();
-                let seen = Seen {
-                    method: parts.method.clone(),
-                    path: parts.uri.path().to_string(),
-                    query: parts.uri.query().unwrap_or_default().to_string(),
-                    body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-                };
-                on_request(&seen);
-                record.lock().expect("lock").push(seen.clone());
-                let (status, reply) = if seen.path.contains("/events") {
-                    (StatusCode::CREATED, seen.body.clone())
-                } else {
-                    (StatusCode::OK, object.clone())
-                };
-                let response = Response::builder()
-                    .status(status)
-                    .body(Body::from(serde_json::to_vec(&reply).expect("json")))
-                    .expect("response");
-                send.send_response(response);
-            }
-        });
-        (Client::new(service, "default"), ApiServer { seen })
-    }
-
-    fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().expect("lock").clone()
-    }
-}
 
 fn policy(finalizers: &[&str], deleting: bool) -> Value {
     let text = std::fs::read_to_string(
@@ -96,7 +38,7 @@ fn policy(finalizers: &[&str], deleting: bool) -> Value {
 async fn context(client: Client, emulator: &Emulator) -> Arc<Context> {
     Arc::new(Context::new(
         client,
-        AlarmEngine::new(emulator.clients().await),
+        AlarmPolicies::new(AlarmEngine::new(emulator.clients().await)),
         Duration::from_secs(60),
         Some("test".into()),
     ))
@@ -479,8 +421,8 @@ async fn the_lease_is_acquired_before_any_reconcile() {
         health.clone(),
         stopped,
     ));
-    // Bounded wait until the operator starts watching.
-    for _ in 0..100 {
+    // Bounded wait (30 s: CI machines are loaded) until the operator starts watching.
+    for _ in 0..1500 {
         if order
             .lock()
             .expect("lock")

@@ -122,7 +122,7 @@ impl ManifestSource {
         let known: KnownAlarms = alarms
             .regions
             .iter()
-            .map(|r| (r.target.clone(), r.alarms.clone()))
+            .map(|r| (r.target.clone(), r.states.clone()))
             .collect();
         let inputs: Vec<(&ContactCenterRegion, Option<&Probe>)> = regions
             .iter()

@@ -11,6 +11,7 @@ use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, ManagementPolicy}
 use crate::api::common::Footprint;
 use crate::aws::{AwsClients, AwsError, CloudWatchAlarms, Target};
 use crate::plan::alarm::{DesiredAlarm, ObservedAlarm, desired_alarms, effective_prefix, owner};
+use crate::plan::health::AlarmState;
 use crate::plan::scope::{self, PolicyView, Standing, to_footprint};
 use crate::plan::sweep::{
     Action, Observed, Orphan, Orphans, OwnedAlarm, PolicyPlan, RegionInput, plan_sweep,
@@ -91,16 +92,9 @@ pub struct RegionOutcome {
     /// Orphan deletions carried out.
     pub pruned: Vec<Action>,
     pub errors: Vec<AwsError>,
-    /// The alarms read in this sweep (after writes: as read back): other kinds' probes use them
-    /// instead of reading again.
-    pub alarms: ReadAlarms,
-}
-
-/// Alarm names asked of CloudWatch in a sweep, and those that exist, as read.
-#[derive(Debug, Clone, Default)]
-pub struct ReadAlarms {
-    pub names: BTreeSet<String>,
-    pub found: BTreeMap<String, ObservedAlarm>,
+    /// The state of every alarm name read in this sweep (None: it does not exist), after writes
+    /// as read back: other kinds' probes use them instead of reading again.
+    pub states: BTreeMap<String, Option<AlarmState>>,
 }
 
 /// Everything one sweep found and did.
@@ -364,7 +358,7 @@ async fn sweep_target(
             prune: vec![],
             pruned: vec![],
             errors: vec![err],
-            alarms: ReadAlarms::default(),
+            states: BTreeMap::new(),
         };
         (policies, region)
     };
@@ -492,17 +486,20 @@ async fn sweep_target(
             found.remove(alarm_name);
         }
     }
-    let alarms = ReadAlarms {
-        names: names.into_iter().collect(),
-        found,
-    };
+    let states = names
+        .into_iter()
+        .map(|name| {
+            let state = found.get(&name).map(AlarmState::from);
+            (name, state)
+        })
+        .collect();
     let region = RegionOutcome {
         target: target.clone(),
         orphans: plan.orphans,
         prune: plan.prune,
         pruned,
         errors: prune_errors,
-        alarms,
+        states,
     };
     (executed, region)
 }

@@ -1,330 +1,183 @@
-//! AlarmPolicy in a cluster: finalizer, validation, the shared engine, status by server-side apply,
-//! events. Objects are watched untyped so that one that does not deserialize becomes an error on
-//! that object instead of breaking the watch.
+//! Each kind in a cluster, on the shared harness: AlarmPolicy (owns alarms: finalizer, cleanup)
+//! and ContactCenterRegion (read-only: no finalizer; health from its probe and from the selected
+//! policies' statuses in the informer store).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::{Client, Resource, ResourceExt};
-use serde_json::json;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::alarm_policy::{owner_of, record_metrics};
+use super::alarm_policy::{AlarmEngine, Mode, PolicyOutcome, owner_of, record_metrics};
+use super::contact_center_region::{self as region, KnownAlarms};
+use super::harness::{Applied, Note, ReconcileError, Reconciler};
 use super::status::{StatusBase, invalid_status};
-use super::{AlarmEngine, Mode, PolicyOutcome};
+use crate::api::Object;
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
-use crate::api::{API_VERSION, Object};
-use crate::aws::AwsError;
-use crate::metrics::Metrics;
+use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus, Health};
+use crate::aws::AwsClients;
+use crate::plan::health::{AlarmState, Probe};
+use crate::plan::scope::target_of;
 use crate::plan::sweep::Action as Change;
-use crate::validate::{self, InvalidSpec};
+use crate::validate::InvalidSpec;
 
-/// The finalizer that keeps a policy until its alarms are cleaned up.
-pub const FINALIZER: &str = "dialtone.io/cleanup";
-/// The field manager of everything dialtone writes (status only).
-pub const FIELD_MANAGER: &str = "dialtone";
-const KIND: &str = "AlarmPolicy";
-/// Per-object backoff after errors: 5 s doubling to 5 min.
-const BACKOFF_START: Duration = Duration::from_secs(5);
-const BACKOFF_MAX: Duration = Duration::from_secs(300);
-
-/// What every reconcile shares.
-pub struct Context {
-    pub client: Client,
-    pub engine: tokio::sync::Mutex<AlarmEngine>,
-    pub recorder: Recorder,
-    pub resync: Duration,
-    /// Consecutive failures per object, for backoff.
-    failures: Mutex<HashMap<String, u32>>,
-    /// Events already published per object, so a resync repeats none of them.
-    published: Mutex<HashMap<String, BTreeSet<String>>>,
-}
-
-impl Context {
-    pub fn new(
-        client: Client,
-        engine: AlarmEngine,
-        resync: Duration,
-        instance: Option<String>,
-    ) -> Self {
-        let reporter = Reporter {
-            controller: "dialtone".into(),
-            instance,
-        };
-        Self {
-            recorder: Recorder::new(client.clone(), reporter),
-            client,
-            engine: tokio::sync::Mutex::new(engine),
-            resync,
-            failures: Mutex::new(HashMap::new()),
-            published: Mutex::new(HashMap::new()),
-        }
-    }
-}
+pub use super::harness::{FIELD_MANAGER, FINALIZER, error_policy, reconcile};
 
 /// The AlarmPolicy resource, for untyped APIs.
 pub fn resource() -> ApiResource {
     ApiResource::erase::<AlarmPolicy>(&())
 }
 
-/// What can fail in a reconcile. The finalizer helper wraps these.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("AWS: {0}")]
-    Aws(#[from] AwsError),
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("{0}")]
-    Finalizer(String),
+/// The ContactCenterRegion resource, for untyped APIs.
+pub fn region_resource() -> ApiResource {
+    ApiResource::erase::<ContactCenterRegion>(&())
 }
 
-impl ReconcileError {
-    /// For metrics and logs.
-    pub fn category(&self) -> &'static str {
-        match self {
-            ReconcileError::Aws(_) => "aws",
-            ReconcileError::Kube(_) => "kubernetes",
-            ReconcileError::Finalizer(_) => "finalizer",
+/// AlarmPolicies in a cluster: one engine (its ownership caches) shared by every reconcile.
+pub struct AlarmPolicies {
+    engine: tokio::sync::Mutex<AlarmEngine>,
+}
+
+impl AlarmPolicies {
+    pub fn new(engine: AlarmEngine) -> Self {
+        Self {
+            engine: tokio::sync::Mutex::new(engine),
         }
     }
 }
 
-fn key(object: &DynamicObject) -> String {
-    format!(
-        "{}/{}",
-        object.namespace().unwrap_or_default(),
-        object.name_any()
-    )
-}
+/// The AlarmPolicy harness context.
+pub type Context = super::harness::Context<AlarmPolicies>;
 
-/// Reconciles one AlarmPolicy.
-#[tracing::instrument(skip_all, fields(kind = KIND, object = %key(&object)))]
-pub async fn reconcile(
-    object: Arc<DynamicObject>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    let _timer = Metrics::global().reconcile_timer(KIND);
-    let namespace = object.namespace().unwrap_or_else(|| "default".into());
-    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource());
-    let result = finalizer(&api, FINALIZER, object.clone(), |event| async {
-        match event {
-            Finalizer::Apply(object) => apply(&object, &api, &ctx).await,
-            Finalizer::Cleanup(object) => cleanup(&object, &ctx).await,
-        }
-    })
-    .await;
-    match result {
-        Ok(action) => {
-            ctx.failures
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&key(&object));
-            Metrics::global().reconciled(KIND, "ok");
-            Ok(action)
-        }
-        Err(err) => {
-            Metrics::global().reconciled(KIND, "error");
-            Err(match err {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-                other => ReconcileError::Finalizer(other.to_string()),
-            })
+impl Reconciler for AlarmPolicies {
+    const KIND: &'static str = "AlarmPolicy";
+    const OWNS_AWS_RESOURCES: bool = true;
+    type Object = AlarmPolicy;
+    type Status = AlarmPolicyStatus;
+
+    fn resource() -> ApiResource {
+        resource()
+    }
+
+    fn typed(object: Object) -> Option<AlarmPolicy> {
+        match object {
+            Object::AlarmPolicy(policy) => Some(policy),
+            _ => None,
         }
     }
-}
 
-/// Backoff after a failed reconcile: 5 s, 10 s, 20 s ... 5 min, per object.
-pub fn error_policy(object: Arc<DynamicObject>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
-    let mut failures = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
-    let count = failures.entry(key(&object)).or_insert(0);
-    *count += 1;
-    let wait = BACKOFF_START
-        .saturating_mul(2u32.saturating_pow(count.saturating_sub(1).min(10)))
-        .min(BACKOFF_MAX);
-    tracing::warn!(object = %key(&object), category = err.category(), error = %err, retry_in = ?wait, "reconcile failed");
-    Action::requeue(wait)
-}
+    fn invalid_status(
+        invalid: &InvalidSpec,
+        base: &StatusBase,
+        now: Timestamp,
+    ) -> AlarmPolicyStatus {
+        invalid_status(invalid, base, now)
+    }
 
-/// The resync, with up to 10 % jitter so policies do not sweep in lockstep.
-fn resync(ctx: &Context, object: &DynamicObject) -> Action {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write(key(object).as_bytes());
-    let fraction = (hasher.finish() % 100) as f64 / 1000.0;
-    Action::requeue(ctx.resync + ctx.resync.mul_f64(fraction))
-}
+    fn conditions(status: &AlarmPolicyStatus) -> &[Condition] {
+        &status.conditions
+    }
 
-async fn apply(
-    object: &DynamicObject,
-    api: &Api<DynamicObject>,
-    ctx: &Context,
-) -> Result<Action, ReconcileError> {
-    let generation = object.metadata.generation;
-    let previous: Option<AlarmPolicyStatus> = object
-        .data
-        .get("status")
-        .and_then(|s| serde_json::from_value(s.clone()).ok());
-    let base = StatusBase {
-        generation,
-        conditions: previous
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default(),
-    };
-    let value =
-        serde_json::to_value(object).map_err(|e| ReconcileError::Finalizer(e.to_string()))?;
-    let policy = match validate::object(&without_status(value)) {
-        Ok(Object::AlarmPolicy(policy)) => policy,
-        Ok(_) => return Ok(Action::await_change()),
-        Err(invalid) => {
-            write_status(
-                api,
-                object,
-                &invalid_status(&invalid, &base, Timestamp::now()),
-            )
-            .await?;
-            publish_once(
-                ctx,
-                object,
-                EventType::Warning,
-                "InvalidSpec",
-                &format!("{generation:?}"),
-                &invalid_note(&invalid),
-            )
-            .await;
-            // Nothing reaches AWS; wait for a spec change (the resync re-checks as a safety net).
-            return Ok(resync(ctx, object));
-        }
-    };
-    let mut policy = policy;
-    policy.status = previous.clone();
-    let outcome = {
-        let mut engine = ctx.engine.lock().await;
-        engine
+    async fn apply(
+        &self,
+        mut policy: AlarmPolicy,
+        previous: Option<AlarmPolicyStatus>,
+        _base: StatusBase,
+    ) -> Applied<AlarmPolicyStatus> {
+        let spec_changed =
+            previous.as_ref().and_then(|s| s.observed_generation) != policy.metadata.generation;
+        // The previous status carries the footprint (where alarms were written).
+        policy.status = previous;
+        let outcome = self
+            .engine
+            .lock()
+            .await
             .reconcile(std::slice::from_ref(&policy), Mode::Apply, Timestamp::now())
             .await
             .into_iter()
-            .next()
-    };
-    let Some(outcome) = outcome else {
-        return Ok(resync(ctx, object));
-    };
-    record_metrics(&outcome);
-    write_status(api, object, &outcome.status).await?;
-    let spec_changed = previous.and_then(|s| s.observed_generation) != generation;
-    publish_outcome(ctx, object, &outcome, spec_changed).await;
-    match outcome.errors.into_iter().next() {
-        Some(err) => Err(err.into()),
-        None => Ok(resync(ctx, object)),
-    }
-}
-
-async fn cleanup(object: &DynamicObject, ctx: &Context) -> Result<Action, ReconcileError> {
-    // The status carries the footprint (regions and names written); a status that does not
-    // deserialize costs only that record, never the cleanup.
-    let value = serde_json::to_value(object).ok();
-    let policy: Option<AlarmPolicy> = value
-        .clone()
-        .and_then(|v| serde_json::from_value(without_status(v)).ok())
-        .map(|mut policy: AlarmPolicy| {
-            policy.status = value
-                .as_ref()
-                .and_then(|v| v.get("status"))
-                .and_then(|s| serde_json::from_value(s.clone()).ok());
-            policy
-        });
-    let Some(policy) = policy else {
-        tracing::warn!(object = %key(object), "deleting an AlarmPolicy that does not deserialize: its region is unknown, alarms are left in place");
-        return Ok(Action::await_change());
-    };
-    let kept = match (policy.spec.deletion_policy, policy.spec.management_policy) {
-        (DeletionPolicy::Retain, _) => Some("deletionPolicy Retain: alarms stay in CloudWatch"),
-        (_, ManagementPolicy::Observe) => Some(
-            "managementPolicy Observe: dialtone never wrote these alarms' configuration and never deletes them",
-        ),
-        _ => None,
-    };
-    if let Some(note) = kept {
-        publish_once(ctx, object, EventType::Normal, "Retained", "delete", note).await;
-        return Ok(Action::await_change());
-    }
-    let outcome = ctx
-        .engine
-        .lock()
-        .await
-        .cleanup(&policy, Timestamp::now())
-        .await;
-    Metrics::global().alarm_states(&owner_of(&policy), BTreeMap::new());
-    let deleted = match outcome {
-        Some(outcome) => {
-            if let Some(err) = outcome.errors.into_iter().next() {
-                return Err(err.into());
-            }
-            outcome
-                .done
-                .iter()
-                .chain(outcome.elsewhere.iter().flat_map(|e| &e.done))
-                .count()
+            .next();
+        let Some(outcome) = outcome else {
+            // A valid policy always has work in its own region; nothing to report otherwise.
+            return Applied {
+                status: policy.status.unwrap_or_default(),
+                notes: Vec::new(),
+                error: None,
+                requeue: None,
+            };
+        };
+        record_metrics(&outcome);
+        Applied {
+            notes: notes(&outcome, spec_changed),
+            error: outcome.errors.first().cloned(),
+            status: outcome.status,
+            requeue: None,
         }
-        None => 0,
-    };
-    publish_once(
-        ctx,
-        object,
-        EventType::Normal,
-        "Deleted",
-        "delete",
-        &format!("deleted {deleted} alarm(s)"),
-    )
-    .await;
-    Ok(Action::await_change())
-}
-
-fn without_status(mut value: serde_json::Value) -> serde_json::Value {
-    if let Some(map) = value.as_object_mut() {
-        map.remove("status");
     }
-    value
-}
 
-fn invalid_note(invalid: &InvalidSpec) -> String {
-    invalid
-        .errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Server-side apply of the status subresource, as field manager `dialtone`; never spec or labels.
-async fn write_status(
-    api: &Api<DynamicObject>,
-    object: &DynamicObject,
-    status: &AlarmPolicyStatus,
-) -> Result<(), kube::Error> {
-    let patch = json!({"apiVersion": API_VERSION, "kind": KIND, "status": status});
-    api.patch_status(
-        &object.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map(|_| ())
+    async fn cleanup(&self, object: &DynamicObject) -> Result<Vec<Note>, ReconcileError> {
+        // The status carries the footprint (regions and names written); a status that does not
+        // deserialize costs only that record, never the cleanup.
+        let value = serde_json::to_value(object).ok();
+        let policy: Option<AlarmPolicy> = value
+            .clone()
+            .and_then(|mut v| {
+                if let Some(map) = v.as_object_mut() {
+                    map.remove("status");
+                }
+                serde_json::from_value(v).ok()
+            })
+            .map(|mut policy: AlarmPolicy| {
+                policy.status = value
+                    .as_ref()
+                    .and_then(|v| v.get("status"))
+                    .and_then(|s| serde_json::from_value(s.clone()).ok());
+                policy
+            });
+        let Some(policy) = policy else {
+            tracing::warn!(object = %super::harness::key(object), "deleting an AlarmPolicy that does not deserialize: its region is unknown, alarms are left in place");
+            return Ok(Vec::new());
+        };
+        let kept = match (policy.spec.deletion_policy, policy.spec.management_policy) {
+            (DeletionPolicy::Retain, _) => Some("deletionPolicy Retain: alarms stay in CloudWatch"),
+            (_, ManagementPolicy::Observe) => Some(
+                "managementPolicy Observe: dialtone never wrote these alarms' configuration and never deletes them",
+            ),
+            _ => None,
+        };
+        if let Some(note) = kept {
+            return Ok(vec![Note::normal("Retained", note).once("delete")]);
+        }
+        let outcome = self
+            .engine
+            .lock()
+            .await
+            .cleanup(&policy, Timestamp::now())
+            .await;
+        crate::metrics::Metrics::global().alarm_states(&owner_of(&policy), BTreeMap::new());
+        let deleted = match outcome {
+            Some(outcome) => {
+                if let Some(err) = outcome.errors.into_iter().next() {
+                    return Err(err.into());
+                }
+                outcome
+                    .done
+                    .iter()
+                    .chain(outcome.elsewhere.iter().flat_map(|e| &e.done))
+                    .count()
+            }
+            None => 0,
+        };
+        Ok(vec![
+            Note::normal("Deleted", format!("deleted {deleted} alarm(s)")).once("delete"),
+        ])
+    }
 }
 
 /// One event per kind of change in this reconcile, naming the alarms (the API server keeps events
 /// small; a thousand alarms created at once are one event, not a thousand).
-async fn publish_outcome(
-    ctx: &Context,
-    object: &DynamicObject,
-    outcome: &PolicyOutcome,
-    spec_changed: bool,
-) {
+fn notes(outcome: &PolicyOutcome, spec_changed: bool) -> Vec<Note> {
     let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (_, change) in outcome.all_done() {
         // Without a spec change, any write puts back what someone changed outside dialtone.
@@ -365,63 +218,258 @@ async fn publish_outcome(
         };
         by_reason.entry(reason).or_default().push(what);
     }
-    for (reason, alarms) in by_reason {
-        let verb = match reason {
-            "Created" => "created",
-            "Deleted" => "deleted",
-            "Updated" => "updated",
-            _ => "corrected",
-        };
-        let note = format!("{verb} {} alarm(s): {}", alarms.len(), alarms.join("; "));
-        publish(ctx, object, EventType::Normal, reason, &note).await;
-    }
+    let mut notes: Vec<Note> = by_reason
+        .into_iter()
+        .map(|(reason, alarms)| {
+            let verb = match reason {
+                "Created" => "created",
+                "Deleted" => "deleted",
+                "Updated" => "updated",
+                _ => "corrected",
+            };
+            Note::normal(
+                reason,
+                format!("{verb} {} alarm(s): {}", alarms.len(), alarms.join("; ")),
+            )
+        })
+        .collect();
     for alarm in &outcome.status.alarms {
         if let Some(conflict) = &alarm.conflict {
-            let note = format!("{}: {conflict}", alarm.alarm_name);
-            publish_once(ctx, object, EventType::Warning, "Conflict", &note, &note).await;
+            let message = format!("{}: {conflict}", alarm.alarm_name);
+            notes.push(Note::warning("Conflict", message.clone()).once(message));
         }
     }
     for err in &outcome.errors {
-        let note = err.to_string();
-        publish_once(ctx, object, EventType::Warning, "AwsError", &note, &note).await;
+        let message = err.to_string();
+        notes.push(Note::warning("AwsError", message.clone()).once(message));
+    }
+    notes
+}
+
+/// ContactCenterRegions in a cluster: probes with the shared AWS clients; the selected policies
+/// (and their alarm states) come from the AlarmPolicy informer store, never from an extra call.
+pub struct Regions {
+    clients: std::sync::Arc<AwsClients>,
+    policies: Store<DynamicObject>,
+    /// The last Connect reads of each region, with the spec and time they were made for: a
+    /// reconcile woken by a policy's alarm change before the probe interval passed reuses them.
+    probes: Mutex<BTreeMap<String, (ContactCenterRegion, Timestamp, Probe)>>,
+}
+
+impl Regions {
+    pub fn new(clients: std::sync::Arc<AwsClients>, policies: Store<DynamicObject>) -> Self {
+        Self {
+            clients,
+            policies,
+            probes: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The valid AlarmPolicies in the store.
+    fn policies(&self) -> Vec<AlarmPolicy> {
+        self.policies
+            .state()
+            .iter()
+            .filter(|o| o.metadata.deletion_timestamp.is_none())
+            .filter_map(|o| {
+                let mut value = serde_json::to_value(o.as_ref()).ok()?;
+                let status = value
+                    .as_object_mut()
+                    .and_then(|m| m.remove("status"))
+                    .and_then(|s| serde_json::from_value(s).ok());
+                match crate::validate::object(&value) {
+                    Ok(Object::AlarmPolicy(mut policy)) => {
+                        policy.status = status;
+                        Some(policy)
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
     }
 }
 
-/// Publishes an event unless the same (reason, occurrence) was already published for the object.
-async fn publish_once(
-    ctx: &Context,
-    object: &DynamicObject,
-    kind: EventType,
-    reason: &str,
-    occurrence: &str,
-    note: &str,
-) {
-    let seen = format!("{reason}/{occurrence}");
-    let first = ctx
-        .published
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(key(object))
-        .or_default()
-        .insert(seen);
-    if first {
-        publish(ctx, object, kind, reason, note).await;
+/// The ContactCenterRegion harness context.
+pub type RegionContext = super::harness::Context<Regions>;
+
+/// The alarm states the selected policies' statuses already hold (when a status describes its
+/// policy's current generation): a region reads only what they do not.
+fn known_from_statuses(policies: &[&AlarmPolicy]) -> KnownAlarms {
+    let mut known = KnownAlarms::new();
+    for policy in policies {
+        let Some(status) = &policy.status else {
+            continue;
+        };
+        if status.observed_generation != policy.metadata.generation || status.alarms.is_empty() {
+            continue;
+        }
+        let states = known.entry(target_of(policy)).or_default();
+        for alarm in &status.alarms {
+            if alarm.conflict.is_some() {
+                continue;
+            }
+            states.insert(
+                alarm.alarm_name.clone(),
+                alarm.state.as_ref().map(|state| AlarmState {
+                    state: state.clone(),
+                    reason: alarm.state_reason.clone(),
+                    since: None,
+                }),
+            );
+        }
     }
+    known
 }
 
-async fn publish(ctx: &Context, object: &DynamicObject, kind: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_: kind,
-        reason: reason.to_string(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    if let Err(err) = ctx
-        .recorder
-        .publish(&event, &object.object_ref(&resource()))
+impl Reconciler for Regions {
+    const KIND: &'static str = "ContactCenterRegion";
+    const OWNS_AWS_RESOURCES: bool = false;
+    type Object = ContactCenterRegion;
+    type Status = ContactCenterRegionStatus;
+
+    fn resource() -> ApiResource {
+        region_resource()
+    }
+
+    fn typed(object: Object) -> Option<ContactCenterRegion> {
+        match object {
+            Object::ContactCenterRegion(region) => Some(region),
+            _ => None,
+        }
+    }
+
+    fn invalid_status(
+        invalid: &InvalidSpec,
+        base: &StatusBase,
+        now: Timestamp,
+    ) -> ContactCenterRegionStatus {
+        let generic = invalid_status(invalid, base, now);
+        ContactCenterRegionStatus {
+            observed_generation: generic.observed_generation,
+            conditions: generic.conditions,
+            ..ContactCenterRegionStatus::default()
+        }
+    }
+
+    fn conditions(status: &ContactCenterRegionStatus) -> &[Condition] {
+        &status.conditions
+    }
+
+    async fn apply(
+        &self,
+        region: ContactCenterRegion,
+        previous: Option<ContactCenterRegionStatus>,
+        _base: StatusBase,
+    ) -> Applied<ContactCenterRegionStatus> {
+        let now = Timestamp::now();
+        let owner = region::owner_of(&region);
+        let interval = region::probe_interval(&region);
+        let earlier = self
+            .probes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&owner)
+            .filter(|(spec, at, _)| {
+                spec.spec == region.spec && now.duration_since(*at).unsigned_abs() < interval
+            })
+            .map(|(_, _, probe)| probe.clone());
+        let policies = self.policies();
+        let selected: Vec<&AlarmPolicy> = policies
+            .iter()
+            .filter(|p| region::selects(&region, p))
+            .collect();
+        let known = known_from_statuses(&selected);
+        let previous_map: BTreeMap<String, ContactCenterRegionStatus> = previous
+            .clone()
+            .map(|s| (owner.clone(), s))
+            .into_iter()
+            .collect();
+        let outcome = region::reconcile(
+            &self.clients,
+            &[(&region, earlier.as_ref())],
+            &selected,
+            &known,
+            &previous_map,
+            now,
+        )
         .await
-    {
-        tracing::warn!(object = %key(object), error = %err, "could not publish event");
+        .into_iter()
+        .next();
+        let Some(outcome) = outcome else {
+            return Applied {
+                status: previous.unwrap_or_default(),
+                notes: Vec::new(),
+                error: None,
+                requeue: Some(interval),
+            };
+        };
+        if earlier.is_none() {
+            self.probes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(owner, (region.clone(), now, outcome.probe.clone()));
+        }
+        region::record_metrics(&outcome);
+        let mut notes = Vec::new();
+        let before = previous.and_then(|s| s.health);
+        let after = outcome.assessment.health;
+        if before.is_some_and(|b| b != after) || (before.is_none() && after != Health::Healthy) {
+            let message = format!(
+                "{} -> {after:?}: {}",
+                before
+                    .map(|b| format!("{b:?}"))
+                    .unwrap_or_else(|| "new".into()),
+                outcome.assessment.reason
+            );
+            let warning = matches!(after, Health::Unhealthy | Health::Unknown);
+            notes.push(if warning {
+                Note::warning("HealthChanged", message)
+            } else {
+                Note::normal("HealthChanged", message)
+            });
+        }
+        Applied {
+            status: outcome.status,
+            notes,
+            error: None,
+            requeue: Some(interval),
+        }
     }
+
+    async fn cleanup(&self, _object: &DynamicObject) -> Result<Vec<Note>, ReconcileError> {
+        Ok(Vec::new())
+    }
+}
+
+/// The regions that count `policy`'s alarms: a change of the policy (its status carries its
+/// alarms' states) wakes them.
+pub fn regions_selecting(
+    regions: &Store<DynamicObject>,
+    policy: &DynamicObject,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let Ok(value) = serde_json::to_value(policy) else {
+        return Vec::new();
+    };
+    let Ok(policy) = serde_json::from_value::<AlarmPolicy>(without_status(value)) else {
+        return Vec::new();
+    };
+    regions
+        .state()
+        .iter()
+        .filter(|r| {
+            serde_json::to_value(r.as_ref())
+                .ok()
+                .map(without_status)
+                .and_then(|v| serde_json::from_value::<ContactCenterRegion>(v).ok())
+                .is_some_and(|region| region::selects(&region, &policy))
+        })
+        .map(|r| ObjectRef::from_obj_with(r.as_ref(), region_resource()))
+        .collect()
+}
+
+fn without_status(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+    }
+    value
 }

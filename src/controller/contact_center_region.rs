@@ -19,11 +19,10 @@ use crate::api::contact_center_region::{
     RegionReplication, TrafficDistributionGroupStatus, TrafficShare,
 };
 use crate::aws::{AwsClients, AwsError, Target};
-use crate::controller::alarm_policy::ReadAlarms;
-use crate::plan::alarm::{ObservedAlarm, desired_alarms};
+use crate::plan::alarm::desired_alarms;
 use crate::plan::health::{
-    Assessment, CountedAlarm, ObservedGroup, ObservedInstance, ObservedTraffic, Probe, Severities,
-    assess,
+    AlarmState, Assessment, CountedAlarm, ObservedGroup, ObservedInstance, ObservedTraffic, Probe,
+    Severities, assess,
 };
 use crate::plan::scope::target_of;
 
@@ -32,8 +31,9 @@ pub const HEALTHY: &str = "Healthy";
 /// Condition `ReadyForTraffic`: the region could take all traffic now.
 pub const READY_FOR_TRAFFIC: &str = "ReadyForTraffic";
 
-/// Alarm states already read in this sweep, by target.
-pub type KnownAlarms = BTreeMap<Target, ReadAlarms>;
+/// Alarm states already known (read in this sweep, or held by a policy's status), by target and
+/// name; None: the alarm does not exist.
+pub type KnownAlarms = BTreeMap<Target, BTreeMap<String, Option<AlarmState>>>;
 
 /// What one probe found for one region.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ pub async fn probe(
     for (target, alarm) in counted.iter().flatten() {
         let seen = known
             .get(target)
-            .is_some_and(|read| read.names.contains(&alarm.alarm_name));
+            .is_some_and(|states| states.contains_key(&alarm.alarm_name));
         if !seen {
             wanted
                 .entry(target.clone())
@@ -138,8 +138,7 @@ pub async fn probe(
                 .insert(alarm.alarm_name.clone());
         }
     }
-    let mut read: BTreeMap<Target, Result<BTreeMap<String, ObservedAlarm>, String>> =
-        BTreeMap::new();
+    let mut read: BTreeMap<Target, Result<BTreeMap<String, AlarmState>, String>> = BTreeMap::new();
     for (target, names) in wanted {
         let names: Vec<String> = names.into_iter().collect();
         let result = clients
@@ -149,8 +148,8 @@ pub async fn probe(
             .await
             .map(|alarms| {
                 alarms
-                    .into_iter()
-                    .map(|a| (a.config.alarm_name.clone(), a))
+                    .iter()
+                    .map(|a| (a.config.alarm_name.clone(), AlarmState::from(a)))
                     .collect()
             })
             .map_err(|err| unreadable(&err, &target.region));
@@ -161,21 +160,18 @@ pub async fn probe(
         let alarms = counted
             .into_iter()
             .map(|(target, mut alarm)| {
-                let observed = match known
-                    .get(&target)
-                    .filter(|k| k.names.contains(&alarm.alarm_name))
-                {
-                    Some(known) => known.found.get(&alarm.alarm_name),
+                let state = match known.get(&target).and_then(|k| k.get(&alarm.alarm_name)) {
+                    Some(state) => state.as_ref(),
                     None => match read.get(&target) {
-                        Some(Ok(alarms)) => alarms.get(&alarm.alarm_name),
+                        Some(Ok(states)) => states.get(&alarm.alarm_name),
                         Some(Err(why)) => return Err(why.clone()),
                         None => None,
                     },
                 };
-                if let Some(observed) = observed {
-                    alarm.state = Some(observed.state.clone());
-                    alarm.reason = observed.state_reason.clone();
-                    alarm.since = observed.state_updated;
+                if let Some(state) = state {
+                    alarm.state = Some(state.state.clone());
+                    alarm.reason = state.reason.clone();
+                    alarm.since = state.since;
                 }
                 Ok(alarm)
             })

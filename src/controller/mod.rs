@@ -3,6 +3,7 @@
 pub mod alarm_policy;
 pub mod cluster;
 pub mod contact_center_region;
+pub mod harness;
 pub mod status;
 
 pub use alarm_policy::{AlarmEngine, Mode, PolicyOutcome};

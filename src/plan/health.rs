@@ -59,6 +59,26 @@ impl ObservedTraffic {
     }
 }
 
+/// An alarm's CloudWatch state, as DescribeAlarms (or a policy's status) has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmState {
+    /// OK, ALARM, INSUFFICIENT_DATA.
+    pub state: String,
+    pub reason: Option<String>,
+    /// Seconds since the epoch of its last state change.
+    pub since: Option<i64>,
+}
+
+impl From<&super::alarm::ObservedAlarm> for AlarmState {
+    fn from(alarm: &super::alarm::ObservedAlarm) -> Self {
+        AlarmState {
+            state: alarm.state.clone(),
+            reason: alarm.state_reason.clone(),
+            since: alarm.state_updated,
+        }
+    }
+}
+
 /// An alarm of a selected AlarmPolicy, with its CloudWatch state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountedAlarm {

@@ -1,6 +1,7 @@
 //! Shared test fixtures. Each integration test file includes this with `mod support;`.
 #![allow(dead_code)]
 
+pub mod api_server;
 pub mod emulator;
 pub mod process;
 
