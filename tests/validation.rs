@@ -530,7 +530,7 @@ fn window_longer_than_a_mute_rule_allows() {
         w,
         Validate,
         "spec.duration",
-        "between 60 and 1296000 seconds",
+        "between 1 minute and 15 days",
     );
 }
 

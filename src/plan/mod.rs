@@ -3,6 +3,7 @@
 pub mod alarm;
 pub mod diff;
 pub mod health;
+pub mod schedule;
 pub mod scope;
 pub mod sweep;
 

@@ -1,46 +1,25 @@
 //! MaintenanceWindow rules that no schema can express.
 
-use super::{FieldError, Problems, check_cron, check_duration, check_selector, check_time_zone};
+use super::{FieldError, Problems, check_selector};
+use crate::plan::schedule::Schedule;
 use crate::api::maintenance_window::MaintenanceWindowSpec;
-
-/// CloudWatch alarm mute rules last 1 minute to 15 days.
-const MIN_WINDOW: u64 = 60;
-const MAX_WINDOW: u64 = 15 * 86_400;
 
 /// Every semantic problem of a MaintenanceWindow spec.
 pub fn maintenance_window(spec: &MaintenanceWindowSpec) -> Vec<FieldError> {
     let mut problems = Problems::default();
     match (&spec.schedule, &spec.duration) {
-        (Some(schedule), Some(duration)) => {
-            check_cron(&mut problems, "spec.schedule", schedule);
-            check_duration(
-                &mut problems,
-                "spec.duration",
-                duration,
-                MIN_WINDOW,
-                MAX_WINDOW,
-            );
-        }
         (Some(_), None) => problems.add("spec.duration", "a recurring window needs a duration"),
         (None, Some(_)) => problems.add("spec.schedule", "duration needs a schedule"),
         (None, None) if spec.windows.is_empty() => problems.add(
             "spec",
             "set schedule (recurring) or windows (one-off), or both",
         ),
-        (None, None) => {}
+        _ => {}
     }
-    if let Some(zone) = &spec.time_zone {
-        check_time_zone(&mut problems, "spec.timeZone", zone);
-    }
-    for (i, window) in spec.windows.iter().enumerate() {
-        let seconds = window.end.0.as_second() - window.start.0.as_second();
-        if seconds <= 0 {
-            problems.add(format!("spec.windows[{i}].end"), "end must be after start");
-        } else if !(MIN_WINDOW as i64..=MAX_WINDOW as i64).contains(&seconds) {
-            problems.add(
-                format!("spec.windows[{i}].end"),
-                "a window lasts 1 minute to 15 days (the range of CloudWatch mute rules)",
-            );
+    // The times: cron syntax CloudWatch mute rules accept, time zone, durations, one-off windows.
+    if let Err(errors) = Schedule::parse(spec) {
+        for error in errors {
+            problems.add(error.path, error.message);
         }
     }
     if spec.suppress.is_none() && spec.change_gate.is_none() {

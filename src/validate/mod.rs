@@ -100,7 +100,7 @@ pub(crate) fn check_cron(problems: &mut Problems, path: &str, schedule: &str) {
 
 /// Checks an IANA time zone name.
 pub(crate) fn check_time_zone(problems: &mut Problems, path: &str, zone: &str) {
-    if zone.parse::<chrono_tz::Tz>().is_err() {
+    if jiff::tz::TimeZone::get(zone).is_err() {
         problems.add(
             path,
             format!("{zone:?} is not an IANA time zone name (e.g. UTC, Europe/Berlin)"),

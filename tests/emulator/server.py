@@ -7,7 +7,7 @@ standard input closes, so a test process that dies never leaves an emulator behi
 
 Control endpoints (loopback only, like the rest):
     POST /moto-api/reset       forget every resource (moto's and the layer's), the recorded calls, injected
-                               faults, outages and Connect settings
+                               faults, outages, Connect settings and the clock of mute rules
     GET  /_emulator/calls      JSON list of {"service", "operation", "outcome", "client"} of every AWS
                                request since the reset; outcome is "served", "throttled" or "outage", client
                                is "dialtone" when the SDK's user agent carries app/dialtone
@@ -29,6 +29,9 @@ Control endpoints (loopback only, like the rest):
     POST /_emulator/connect/settings
                                {"updateSeconds": N}: how long a group stays UPDATE_IN_PROGRESS after an
                                accepted UpdateTrafficDistribution (default 2; 0 allowed)
+    POST /_emulator/clock      {"now": "2026-12-26T03:00:00Z"} (ISO 8601; no offset means UTC): the time alarm
+                               mute rules are judged by (their Status, LastUpdatedTimestamp), until changed
+    DELETE /_emulator/clock    mute rules follow real time again
 Control requests with a malformed body answer 400, with an unknown resource 404, both {"message": ...}.
 """
 
@@ -49,12 +52,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cbor_layer import CborLayer  # noqa: E402
 from connect_gr import ConnectGlobalResiliency  # noqa: E402
 from faults import Faults, Outages, throttled, unavailable  # noqa: E402
+from mute_rules import AlarmMuteRules  # noqa: E402
 from operations import identify, region  # noqa: E402
 
 
 class Emulator:
     """The whole WSGI application: control endpoints, call recording, outages and throttling, then the
-    service layers (Connect Global Resiliency, CloudWatch rpcv2-cbor), then moto."""
+    service layers (Connect Global Resiliency, CloudWatch alarm mute rules, CloudWatch rpcv2-cbor), then moto."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -62,7 +66,8 @@ class Emulator:
         self.faults = Faults()
         self.outages = Outages()
         # Layers by service, each answering what moto lacks and passing the rest on.
-        self.connect = ConnectGlobalResiliency(CborLayer(DomainDispatcherApplication(create_backend_app)))
+        self.mute_rules = AlarmMuteRules(CborLayer(DomainDispatcherApplication(create_backend_app)))
+        self.connect = ConnectGlobalResiliency(self.mute_rules)
         self.app = self.connect
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -82,6 +87,7 @@ class Emulator:
             self.faults.clear()
             self.outages.clear()
             self.connect.reset()
+            self.mute_rules.reset()
             return self.app(environ, start_response)
         if path == "/_emulator/calls" and method == "DELETE":
             with self.lock:
@@ -95,6 +101,8 @@ class Emulator:
             return [b""]
         if path == "/_emulator/outage" and method in ("POST", "DELETE"):
             return _control(start_response, lambda: self.outages.add(_json(body)) if method == "POST" else self.outages.clear())
+        if path == "/_emulator/clock" and method in ("POST", "DELETE"):
+            return _control(start_response, lambda: self.mute_rules.set_clock(_json(body) if method == "POST" else None))
         if path.startswith("/_emulator/connect/") and method == "POST":
             return _control(start_response, lambda: self.connect.control(path.rsplit("/", 1)[-1], _json(body)))
         operation = identify(environ, body)
