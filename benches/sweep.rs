@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use dialtone::api::alarm_policy::AlarmPolicy;
+use dialtone::controller::maintenance_window::{MuteEngine, Standing, WindowView};
 use dialtone::controller::{AlarmEngine, Mode};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
@@ -88,6 +89,19 @@ fn report(label: &str, calls: &[String], seconds: f64, alarms: usize) {
     }
 }
 
+async fn sweep_windows(mute: &mut MuteEngine, views: &[WindowView<'_>], policies: &[&AlarmPolicy]) {
+    mute.sweep(
+        views,
+        policies,
+        &Default::default(),
+        None,
+        Mode::Apply,
+        &Default::default(),
+        Timestamp::now(),
+    )
+    .await;
+}
+
 #[tokio::main]
 async fn main() {
     let policies = policies();
@@ -143,6 +157,46 @@ async fn main() {
     );
     let writes = emulator.writes();
     println!("\nwrites in steady state: {}", writes.len());
+
+    // A maintenance window muting all 1,000 alarms: ten mute rules of 100.
+    let window: dialtone::api::MaintenanceWindow = serde_json::from_value(json!({
+        "apiVersion": "dialtone.io/v1alpha1", "kind": "MaintenanceWindow",
+        "metadata": {"name": "weekly", "namespace": "contact-center"},
+        "spec": {"schedule": "0 2 * * SUN", "timeZone": "America/New_York", "duration": "2h",
+                 "suppress": {"alarmPolicySelector": {"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}}},
+    }))
+    .expect("benchmark window");
+    let selected: Vec<&AlarmPolicy> = policies.iter().collect();
+    let views = [WindowView {
+        owner: "contact-center/weekly".into(),
+        standing: Standing::Present(&window),
+        footprint: &[],
+    }];
+    let mut mute = MuteEngine::new(emulator.clients().await);
+    emulator.forget_calls();
+    let start = Instant::now();
+    sweep_windows(&mut mute, &views, &selected).await;
+    report(
+        "maintenance window, first sweep (10 mute rules)",
+        &emulator.calls(),
+        start.elapsed().as_secs_f64(),
+        alarms,
+    );
+    sweep_windows(&mut mute, &views, &selected).await;
+    emulator.forget_calls();
+    let start = Instant::now();
+    sweep_windows(&mut mute, &views, &selected).await;
+    let mute_calls: Vec<String> = emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains("MuteRule") || c.contains("ListTagsForResource"))
+        .collect();
+    report(
+        "maintenance window, steady-state sweep (mute-rule calls)",
+        &mute_calls,
+        start.elapsed().as_secs_f64(),
+        alarms,
+    );
     println!(
         "peak RSS of dialtone (this process): {:.1} MiB",
         peak_rss_mib()

@@ -16,7 +16,9 @@ use tokio::sync::watch;
 
 use crate::aws::AwsClients;
 use crate::controller::AlarmEngine;
-use crate::controller::cluster::{self, AlarmPolicies, Context, RegionContext, Regions};
+use crate::controller::cluster::{
+    self, AlarmPolicies, Context, RegionContext, Regions, WindowContext, Windows,
+};
 use crate::http::Health;
 use crate::lease::{LeaderLease, Leadership, RENEW_EVERY};
 use crate::metrics::Metrics;
@@ -145,10 +147,28 @@ async fn controller(
             Default::default(),
         );
 
+    let window_resource = cluster::window_resource();
+    let (window_api, window_config) = watch(&client, &window_resource, options);
+    let window_writer = reflector::store::Writer::new(window_resource.clone());
+    let window_reader = window_writer.as_reader();
+    let window_stream = watcher(window_api, window_config)
+        .default_backoff()
+        .reflect(window_writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(changed),
+            Default::default(),
+        );
+
     // Every change of a policy, status writes included (its alarms' states), wakes the regions
-    // that count it; only spec, finalizer and deletion changes reconcile the policy itself.
+    // that count it and the windows that mute it; only spec, finalizer and deletion changes
+    // reconcile the policy itself.
     let (wake, woken) = futures::channel::mpsc::unbounded();
+    let (wake_window, woken_windows) = futures::channel::mpsc::unbounded();
     let selecting = region_reader.clone();
+    let muting = window_reader.clone();
     let policy_resource = cluster::resource();
     let (policy_api, policy_config) = watch(&client, &policy_resource, options);
     let policy_writer = reflector::store::Writer::new(policy_resource.clone());
@@ -158,10 +178,13 @@ async fn controller(
         .reflect(policy_writer)
         .applied_objects()
         .inspect_ok(move |policy| {
+            // The receivers live as long as their controllers; a send can only fail while
+            // shutting down.
             for region in cluster::regions_selecting(&selecting, policy) {
-                // The receiver lives as long as the region controller; a send can only fail
-                // while shutting down.
                 let _ = wake.unbounded_send(region);
+            }
+            for window in cluster::windows_selecting(&muting, policy) {
+                let _ = wake_window.unbounded_send(window);
             }
         })
         .predicate_filter(
@@ -179,15 +202,26 @@ async fn controller(
         identity.clone(),
     ));
     let regions = Arc::new(RegionContext::new(
+        client.clone(),
+        Regions::new(aws.clone(), policy_reader.clone()),
+        options.resync,
+        identity.clone(),
+    ));
+    let windows = Arc::new(WindowContext::new(
         client,
-        Regions::new(aws, policy_reader.clone()),
+        Windows::new(aws, policy_reader.clone()),
         options.resync,
         identity,
     ));
-    let (ready_policies, ready_regions) = (policy_reader.clone(), region_reader.clone());
+    let stores = (
+        policy_reader.clone(),
+        region_reader.clone(),
+        window_reader.clone(),
+    );
     tokio::spawn(async move {
-        if ready_policies.wait_until_ready().await.is_ok()
-            && ready_regions.wait_until_ready().await.is_ok()
+        if stores.0.wait_until_ready().await.is_ok()
+            && stores.1.wait_until_ready().await.is_ok()
+            && stores.2.wait_until_ready().await.is_ok()
         {
             health.set_ready();
         }
@@ -212,7 +246,17 @@ async fn controller(
                 regions,
             )
             .for_each(log_result);
-    futures::join!(policy_controller, region_controller);
+    let window_controller =
+        Controller::for_stream_with(window_stream, window_reader, window_resource)
+            .reconcile_on(woken_windows)
+            .with_config(ControllerConfig::default().concurrency(4))
+            .run(
+                cluster::reconcile::<Windows>,
+                cluster::error_policy::<Windows>,
+                windows,
+            )
+            .for_each(log_result);
+    futures::join!(policy_controller, region_controller, window_controller);
 }
 
 async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {

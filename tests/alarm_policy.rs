@@ -638,7 +638,7 @@ async fn a_region_move_in_a_cluster_cleans_up_through_the_footprint_in_status() 
     let status = first[0].status.clone();
     assert_eq!(status.footprint.len(), 1);
     assert_eq!(status.footprint[0].region, "us-west-2");
-    assert_eq!(status.footprint[0].alarm_names.len(), 2);
+    assert_eq!(status.footprint[0].names.len(), 2);
 
     // The status as the API server keeps it, and a commit that moves the policy.
     policy.status = Some(status);

@@ -99,7 +99,7 @@ async fn region_status_is_applied_server_side_with_health_from_the_policies_stat
     let action = cluster::reconcile(dynamic(&object), ctx.clone())
         .await
         .expect("reconcile");
-    // The probe interval (60 s) plus up to 10 % jitter.
+    // The probe interval (60 s), exactly.
     let text = format!("{action:?}");
     let seconds: f64 = text
         .split("Some(")
@@ -107,10 +107,7 @@ async fn region_status_is_applied_server_side_with_health_from_the_policies_stat
         .and_then(|rest| rest.split("s)").next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a requeue: {text}"));
-    assert!(
-        (60.0..=66.0).contains(&seconds),
-        "requeued at the probe interval: {text}"
-    );
+    assert_eq!(seconds, 60.0, "requeued at the probe interval: {text}");
 
     let requests = server.requests();
     assert!(

@@ -502,7 +502,7 @@ async fn every_write_is_logged_as_it_is_made_with_progress() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let writes: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains(": created "))
+        .filter(|l| l.contains(": created ") && l.contains(" AlarmPolicy "))
         .collect();
     assert_eq!(writes.len(), 17, "{stderr}");
     assert!(
@@ -531,10 +531,13 @@ async fn every_write_is_logged_as_it_is_made_with_progress() {
     let records: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stderr)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
-        .filter(|v: &serde_json::Value| v["fields"]["action"] == "create")
+        .filter(|v: &serde_json::Value| {
+            v["fields"]["action"] == "create" && v["fields"]["kind"] == "AlarmPolicy"
+        })
         .collect();
     assert_eq!(records.len(), 1, "{}", text(&json));
-    assert_eq!(records[0]["fields"]["alarm"], QUEUE_WAIT);
+    assert_eq!(records[0]["fields"]["name"], QUEUE_WAIT);
+    assert_eq!(records[0]["fields"]["kind"], "AlarmPolicy");
     assert_eq!(records[0]["fields"]["region"], "us-east-1");
     assert_eq!(records[0]["fields"]["done"], 1);
 }

@@ -7,6 +7,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use dialtone::controller::maintenance_window::{MuteEngine, Standing, WindowView};
 use dialtone::controller::{AlarmEngine, Mode};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -74,6 +75,49 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
     }
     engine.cleanup(&policies[1], Timestamp::now()).await;
 
+    // A maintenance window: its mute rules created, then deleted with the window.
+    let window: dialtone::api::MaintenanceWindow = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dialtone.io/v1alpha1", "kind": "MaintenanceWindow",
+        "metadata": {"name": "weekly", "namespace": "contact-center"},
+        "spec": {"schedule": "0 2 * * SUN", "duration": "2h",
+                 "suppress": {"alarmPolicySelector": {"matchLabels": {"tier": "prod"}}}},
+    }))
+    .expect("window");
+    let selected: Vec<&dialtone::api::AlarmPolicy> = policies.iter().collect();
+    let mut mute = MuteEngine::new(emulator.clients().await);
+    let present = [WindowView {
+        owner: "contact-center/weekly".into(),
+        standing: Standing::Present(&window),
+        footprint: &[],
+    }];
+    let swept = mute
+        .sweep(
+            &present,
+            &selected,
+            &Default::default(),
+            None,
+            Mode::Apply,
+            &Default::default(),
+            Timestamp::now(),
+        )
+        .await;
+    assert!(swept[0].all_done().next().is_some(), "rules created");
+    let gone = [WindowView {
+        owner: "contact-center/weekly".into(),
+        standing: Standing::Gone,
+        footprint: &swept[0].footprint,
+    }];
+    mute.sweep(
+        &gone,
+        &selected,
+        &Default::default(),
+        None,
+        Mode::Apply,
+        &Default::default(),
+        Timestamp::now(),
+    )
+    .await;
+
     // A region probe: alarm states, the instance, its traffic distribution group and traffic.
     let (instance, group) = emulator.replicated_instance().await;
     let region: dialtone::api::ContactCenterRegion = serde_json::from_value(serde_json::json!({
@@ -83,7 +127,6 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
                  "health": {"alarmPolicySelector": {"matchLabels": {"tier": "prod"}}}},
     }))
     .expect("region");
-    let selected: Vec<&dialtone::api::AlarmPolicy> = policies.iter().collect();
     dialtone::controller::contact_center_region::probe(
         &*emulator.clients().await,
         &[(&region, None)],

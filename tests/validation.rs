@@ -526,12 +526,7 @@ fn window_schedule_without_duration() {
 fn window_longer_than_a_mute_rule_allows() {
     let mut w = window();
     w["spec"]["duration"] = json!("400h");
-    rejects(
-        w,
-        Validate,
-        "spec.duration",
-        "between 1 minute and 15 days",
-    );
+    rejects(w, Validate, "spec.duration", "between 1 minute and 15 days");
 }
 
 #[test]

@@ -53,9 +53,10 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// Where dialtone wrote AWS resources for an object, and under which names: how it finds what to
-/// clean up after the spec moved on (a region changed, an `alarmName` removed, the object deleted).
-/// Names stay recorded until dialtone deletes them or sees they are no longer the object's own.
+/// Where dialtone wrote AWS resources for an object, and under which names (alarms of an
+/// AlarmPolicy, mute rules of a MaintenanceWindow): how it finds what to clean up after the spec
+/// moved on (a region changed, an `alarmName` removed, the object deleted). Names stay recorded
+/// until dialtone deletes them or sees they are no longer the object's own.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Footprint {
@@ -64,9 +65,9 @@ pub struct Footprint {
     /// The role assumed to reach it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
-    /// CloudWatch alarm names declared there.
+    /// Names of what was declared there.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub alarm_names: Vec<String>,
+    pub names: Vec<String>,
 }
 
 /// Parses a Kubernetes-style duration ("30s", "2m", "1h30m") into seconds.

@@ -29,7 +29,7 @@ pub const EMERGENCY_CHANGE_ANNOTATION: &str = "dialtone.io/emergency-change";
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".spec.schedule"}"#,
     printcolumn = r#"{"name":"Duration","type":"string","jsonPath":".spec.duration"}"#,
     printcolumn = r#"{"name":"Open","type":"boolean","jsonPath":".status.open"}"#,
-    printcolumn = r#"{"name":"Next","type":"date","jsonPath":".status.nextWindow.start"}"#,
+    printcolumn = r#"{"name":"Next","type":"string","jsonPath":".status.nextWindow.start"}"#,
     printcolumn = r#"{"name":"Muted","type":"integer","jsonPath":".status.mutedAlarms"}"#,
     printcolumn = r#"{"name":"Held","type":"integer","jsonPath":".status.heldChangeCount","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -146,14 +146,44 @@ pub struct MaintenanceWindowStatus {
     /// Changes waiting for the window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_changes: Vec<HeldChange>,
+    /// The CloudWatch alarm mute rules that carry the window, per region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mute_rules: Vec<MuteRuleStatus>,
+    /// Where dialtone wrote mute rules for this window and under which names, kept until they are
+    /// deleted: how rules left in a region whose alarms are no longer muted are found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub footprint: Vec<super::common::Footprint>,
+}
+
+/// One mute rule of the window.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MuteRuleStatus {
+    /// The AWS region.
+    pub region: String,
+    /// The rule's name (`dialtone/<namespace>/<name>/...`).
+    pub name: String,
+    /// How many alarms it mutes while it is in effect (at most 100).
+    pub alarm_count: i32,
+    /// Fields CloudWatch holds differently from what dialtone wants (repaired unless a conflict).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<super::alarm_policy::FieldDrift>,
+    /// Why dialtone will not touch it (for example: a rule with this name exists and is not ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
 }
 
 /// Start and end of a window.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WindowTimes {
+    /// When it opens.
     pub start: Time,
+    /// When it closes.
     pub end: Time,
+    /// Why (a one-off window's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A spec change waiting for the window.

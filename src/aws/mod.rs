@@ -3,6 +3,7 @@
 
 pub mod cloudwatch;
 pub mod connect;
+pub mod mute_rules;
 pub mod rate;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use crate::ErrorClass;
 use crate::metrics::Metrics;
 pub use cloudwatch::CloudWatchAlarms;
 pub use connect::ConnectInstances;
+pub use mute_rules::MuteRules;
 pub use rate::{RateLimiter, RateLimits};
 
 /// Attempts per AWS call (the SDK's standard retry mode: exponential backoff with jitter on
@@ -135,6 +137,7 @@ pub struct Target {
 struct Regional {
     cloudwatch: Arc<CloudWatchAlarms>,
     connect: Arc<ConnectInstances>,
+    mute_rules: Arc<MuteRules>,
 }
 
 /// One client set per region and role, built on first use and shared by every object there, so
@@ -174,6 +177,11 @@ impl AwsClients {
         self.regional(target).await.cloudwatch.clone()
     }
 
+    /// The CloudWatch mute rules adapter for `target`.
+    pub async fn mute_rules(&self, target: &Target) -> Arc<MuteRules> {
+        self.regional(target).await.mute_rules.clone()
+    }
+
     /// The Amazon Connect adapter for `target`.
     pub async fn connect(&self, target: &Target) -> Arc<ConnectInstances> {
         self.regional(target).await.connect.clone()
@@ -187,7 +195,8 @@ impl AwsClients {
         let limiter = Arc::new(self.rates.limiter());
         let created = Arc::new(Regional {
             cloudwatch: Arc::new(CloudWatchAlarms::new(&config, limiter.clone())),
-            connect: Arc::new(ConnectInstances::new(&config, limiter)),
+            connect: Arc::new(ConnectInstances::new(&config, limiter.clone())),
+            mute_rules: Arc::new(MuteRules::new(&config, limiter)),
         });
         self.lock().entry(target.clone()).or_insert(created).clone()
     }

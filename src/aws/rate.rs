@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The default quotas per region (requests per second): CloudWatch's, and Amazon Connect's 2 per
-/// second per API.
+/// The default quotas per region (requests per second): CloudWatch's (mute rules included), and
+/// Amazon Connect's 2 per second per API.
 const DEFAULTS: &[(&str, f64)] = &[
     ("PutMetricAlarm", 3.0),
     ("DescribeAlarms", 9.0),
@@ -17,6 +17,7 @@ const DEFAULTS: &[(&str, f64)] = &[
     ("UntagResource", 20.0),
     ("ListTagsForResource", 10.0),
     ("GetResources", 5.0),
+    ("PutAlarmMuteRule", 3.0),
     ("DescribeInstance", 2.0),
     ("DescribeTrafficDistributionGroup", 2.0),
     ("GetTrafficDistribution", 2.0),

@@ -260,6 +260,25 @@ fn report_changes(
             render::region_line(outcome),
         );
     }
+    for window in &report.windows {
+        let result = if window.aws_errors().next().is_none() && window.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        };
+        Metrics::global().reconciled("MaintenanceWindow", result);
+        for err in window.aws_errors() {
+            println!("MaintenanceWindow {}: error: {err}", window.owner);
+        }
+        if window.removed {
+            continue;
+        }
+        print_changed(
+            last,
+            format!("MaintenanceWindow {}", window.owner),
+            render::window_line(window),
+        );
+    }
     let problems = snapshot.problems();
     let summary = match snapshot.withheld() {
         Some(why) => format!(

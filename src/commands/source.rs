@@ -12,9 +12,13 @@ use super::FileOptions;
 use crate::api::Object;
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus};
+use crate::api::maintenance_window::MaintenanceWindowStatus;
 use crate::aws::AwsClients;
 use crate::controller::alarm_policy::{AlarmEngine, Mode, Subject, SweepOutcome, target_of};
 use crate::controller::contact_center_region::{self as region, KnownAlarms, ProbeOutcome};
+use crate::controller::maintenance_window::{
+    self as window, MuteEngine, Standing as WindowStanding, WindowOutcome, WindowView,
+};
 use crate::controller::status::StatusBase;
 use crate::plan::health::Probe;
 use crate::plan::scope::{self, PolicyView, Standing};
@@ -27,6 +31,7 @@ use crate::{ErrorClass, Result};
 pub struct Report {
     pub alarms: SweepOutcome,
     pub regions: Vec<ProbeOutcome>,
+    pub windows: Vec<WindowOutcome>,
 }
 
 impl Report {
@@ -37,6 +42,7 @@ impl Report {
             .iter()
             .flat_map(|o| &o.errors)
             .chain(self.alarms.regions.iter().flat_map(|r| &r.errors))
+            .chain(self.windows.iter().flat_map(|w| w.aws_errors()))
             .any(|e| e.class == ErrorClass::Retryable)
     }
 }
@@ -51,6 +57,8 @@ pub struct ManifestSource {
     saved: State,
     policy_statuses: BTreeMap<String, AlarmPolicyStatus>,
     region_statuses: BTreeMap<String, ContactCenterRegionStatus>,
+    window_statuses: BTreeMap<String, MaintenanceWindowStatus>,
+    mute: MuteEngine,
     /// The last Connect reads of each region, with the spec and time they were made for.
     probes: BTreeMap<String, (ContactCenterRegion, Timestamp, Probe)>,
 }
@@ -62,6 +70,7 @@ impl ManifestSource {
         let state = state_file.load()?;
         Ok(Self {
             engine: AlarmEngine::new(clients.clone()),
+            mute: MuteEngine::new(clients.clone()),
             clients,
             options: options.clone(),
             state_file,
@@ -69,12 +78,15 @@ impl ManifestSource {
             state,
             policy_statuses: BTreeMap::new(),
             region_statuses: BTreeMap::new(),
+            window_statuses: BTreeMap::new(),
             probes: BTreeMap::new(),
         })
     }
 
     /// One sweep of `snapshot`: AlarmPolicies (with `Mode::Apply`, written, and the state saved
-    /// before and after the writes), then every ContactCenterRegion probed.
+    /// before and after the writes), every ContactCenterRegion probed, then every
+    /// MaintenanceWindow's mute rules (which name only alarms that exist: an alarm created in this
+    /// sweep joins its rule on the next).
     pub async fn sweep(&mut self, snapshot: &Snapshot, mode: Mode) -> Result<Report> {
         if mode == Mode::Apply {
             record_intent(snapshot, &mut self.state);
@@ -101,7 +113,65 @@ impl ManifestSource {
             }
         }
         let regions = self.probe_regions(snapshot, &alarms).await;
-        Ok(Report { alarms, regions })
+        let windows = self
+            .sweep_windows(snapshot, &alarms, withheld.as_deref(), mode)
+            .await?;
+        Ok(Report {
+            alarms,
+            regions,
+            windows,
+        })
+    }
+
+    async fn sweep_windows(
+        &mut self,
+        snapshot: &Snapshot,
+        alarms: &SweepOutcome,
+        withheld: Option<&str>,
+        mode: Mode,
+    ) -> Result<Vec<WindowOutcome>> {
+        let policies: Vec<&AlarmPolicy> = snapshot.alarm_policies().collect();
+        let known: KnownAlarms = alarms
+            .regions
+            .iter()
+            .map(|r| (r.target.clone(), r.states.clone()))
+            .collect();
+        let views = window_views(snapshot, &self.state);
+        let outcomes = self
+            .mute
+            .sweep(
+                &views,
+                &policies,
+                &known,
+                withheld,
+                mode,
+                &self.window_statuses,
+                Timestamp::now(),
+            )
+            .await;
+        if mode == Mode::Apply {
+            for outcome in &outcomes {
+                let (namespace, name) = outcome
+                    .owner
+                    .split_once('/')
+                    .unwrap_or(("default", &outcome.owner));
+                let key = ObjectKey::new(Kind::MaintenanceWindow, namespace, name).to_string();
+                if let Some(record) = self.state.objects.get_mut(&key) {
+                    record.footprint = outcome.footprint.clone();
+                }
+            }
+            forget_cleaned_up(snapshot, &mut self.state);
+            self.save()?;
+        }
+        for outcome in &outcomes {
+            if outcome.removed {
+                self.window_statuses.remove(&outcome.owner);
+            } else {
+                self.window_statuses
+                    .insert(outcome.owner.clone(), outcome.status.clone());
+            }
+        }
+        Ok(outcomes)
     }
 
     async fn probe_regions(
@@ -231,6 +301,50 @@ fn views<'a>(snapshot: &'a Snapshot, state: &'a State) -> Vec<PolicyView<'a>> {
     views
 }
 
+/// Every MaintenanceWindow the source or the state knows, as a sweep sees it. A window gone from
+/// the source takes its rules with it (deleting a rule unmutes its alarms at once).
+fn window_views<'a>(snapshot: &'a Snapshot, state: &'a State) -> Vec<WindowView<'a>> {
+    let footprint = |key: &ObjectKey| {
+        state
+            .record(&key.to_string())
+            .map(|r| r.footprint.as_slice())
+            .unwrap_or_default()
+    };
+    let mut views = Vec::new();
+    for (key, (_, object)) in &snapshot.objects {
+        if let Object::MaintenanceWindow(window) = object {
+            views.push(WindowView {
+                owner: key.owner(),
+                standing: WindowStanding::Present(window),
+                footprint: footprint(key),
+            });
+        }
+    }
+    for key in snapshot
+        .unusable()
+        .filter(|k| k.kind == Kind::MaintenanceWindow)
+    {
+        views.push(WindowView {
+            owner: key.owner(),
+            standing: WindowStanding::Untouchable,
+            footprint: footprint(key),
+        });
+    }
+    for (text, record) in &state.objects {
+        let Some(key) = ObjectKey::parse(text) else {
+            continue;
+        };
+        if key.kind == Kind::MaintenanceWindow && !snapshot.declares(&key) {
+            views.push(WindowView {
+                owner: key.owner(),
+                standing: WindowStanding::Gone,
+                footprint: &record.footprint,
+            });
+        }
+    }
+    views
+}
+
 /// What the status of each planned policy builds on: its generation and its last conditions.
 fn subjects(
     views: &[PolicyView<'_>],
@@ -283,8 +397,23 @@ fn record_intent(snapshot: &Snapshot, state: &mut State) {
             },
         );
     }
+    let policies: Vec<&AlarmPolicy> = snapshot.alarm_policies().collect();
+    for (key, (_, object)) in &snapshot.objects {
+        if let Object::MaintenanceWindow(window) = object {
+            let key = key.to_string();
+            let previous = state.objects.get(&key).cloned().unwrap_or_default();
+            state.objects.insert(
+                key,
+                Record {
+                    footprint: window::footprint_before(window, &policies, &previous.footprint),
+                    ..Record::default()
+                },
+            );
+        }
+    }
     for (text, record) in state.objects.iter_mut() {
-        let gone = ObjectKey::parse(text).is_some_and(|key| !snapshot.declares(&key));
+        let gone = ObjectKey::parse(text)
+            .is_some_and(|key| key.kind == Kind::AlarmPolicy && !snapshot.declares(&key));
         if gone
             && (record.deletion_policy == DeletionPolicy::Retain
                 || record.management_policy == ManagementPolicy::Observe)
@@ -308,8 +437,13 @@ fn record_outcome(snapshot: &Snapshot, sweep: &SweepOutcome, state: &mut State) 
             record.footprint = outcome.footprint.clone();
         }
     }
+    forget_cleaned_up(snapshot, state);
+}
+
+/// Forgets objects gone from the source once nothing of them is left in AWS.
+fn forget_cleaned_up(snapshot: &Snapshot, state: &mut State) {
     state.objects.retain(|text, record| {
         let gone = ObjectKey::parse(text).is_some_and(|key| !snapshot.declares(&key));
-        !(gone && !record.retained && record.footprint.is_empty())
+        !(gone && !record.retained && record.footprint.iter().all(|f| f.names.is_empty()))
     });
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::progress::{Progress, Write};
 use super::status::{StatusBase, alarm_policy_status};
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, ManagementPolicy};
 use crate::api::common::Footprint;
@@ -216,7 +217,7 @@ impl AlarmEngine {
         footprint.push(Footprint {
             region: here.region,
             role_arn: here.role_arn,
-            alarm_names: desired_alarms(namespace, name, &policy.spec)
+            names: desired_alarms(namespace, name, &policy.spec)
                 .into_iter()
                 .map(|d| d.config.alarm_name)
                 .collect(),
@@ -414,11 +415,7 @@ async fn sweep_target(
     }
 
     let total = plan.policies.iter().map(|p| p.actions.len()).sum::<usize>() + plan.prune.len();
-    let mut progress = Progress {
-        target,
-        done: 0,
-        total,
-    };
+    let mut progress = Progress::new("AlarmPolicy", target, total);
     let mut executed = Vec::new();
     let mut wrote = false;
     for policy_plan in plan.policies {
@@ -524,33 +521,13 @@ async fn read_ownership(
     Ok(())
 }
 
-/// Counts the writes of a region's sweep, so each logged write says how far the sweep is.
-struct Progress<'a> {
-    target: &'a Target,
-    done: usize,
-    total: usize,
-}
-
-impl Progress<'_> {
-    /// Logs one write as it is made: a killed `apply` leaves a record of what it changed.
-    fn log(&mut self, owner: &str, action: &Action, result: &Result<(), AwsError>) {
-        self.done += 1;
-        let what = crate::render::done_line(action);
-        let region = &self.target.region;
-        let (done, total) = (self.done, self.total);
-        match result {
-            Ok(()) => tracing::info!(
-                region = %region, owner = %owner, action = action.verb(), alarm = %action.alarm_name(),
-                done, total,
-                "AlarmPolicy {owner} [{region}]: {what} ({done}/{total})"
-            ),
-            Err(err) => tracing::warn!(
-                region = %region, owner = %owner, action = action.verb(), alarm = %action.alarm_name(),
-                done, total, error = %err,
-                "AlarmPolicy {owner} [{region}]: failed to {} {}: {err} ({done}/{total})",
-                action.verb(), action.alarm_name()
-            ),
-        }
+/// The write log's line for an alarm action.
+fn write_of<'a>(owner: &'a str, action: &'a Action) -> Write<'a> {
+    Write {
+        owner,
+        verb: action.verb(),
+        name: action.alarm_name(),
+        line: crate::render::done_line(action),
     }
 }
 
@@ -579,7 +556,7 @@ async fn execute(
                 continue;
             }
         };
-        progress.log(owner, action, &result);
+        progress.log(write_of(owner, action), &result);
         match result {
             Ok(()) => done.push(action.clone()),
             Err(err) => errors.push(err),
@@ -589,7 +566,7 @@ async fn execute(
         let result = cloudwatch.delete(&deletes).await;
         for alarm_name in deletes {
             let action = Action::Delete { alarm_name };
-            progress.log(owner, &action, &result);
+            progress.log(write_of(owner, &action), &result);
             if result.is_ok() {
                 done.push(action);
             }

@@ -1,6 +1,7 @@
-//! Each kind in a cluster, on the shared harness: AlarmPolicy (owns alarms: finalizer, cleanup)
-//! and ContactCenterRegion (read-only: no finalizer; health from its probe and from the selected
-//! policies' statuses in the informer store).
+//! Each kind in a cluster, on the shared harness: AlarmPolicy (owns alarms: finalizer, cleanup),
+//! ContactCenterRegion (read-only: no finalizer; health from its probe and from the selected
+//! policies' statuses in the informer store) and MaintenanceWindow (owns mute rules: finalizer;
+//! wakes at its window boundaries).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -17,8 +18,12 @@ use super::status::{StatusBase, invalid_status};
 use crate::api::Object;
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus, Health};
+use crate::api::maintenance_window::{MaintenanceWindow, MaintenanceWindowStatus};
 use crate::aws::AwsClients;
+use crate::controller::maintenance_window::{MuteEngine, Standing as WindowStanding, WindowView};
 use crate::plan::health::{AlarmState, Probe};
+use crate::plan::mute::MuteAction;
+use crate::plan::schedule::Schedule;
 use crate::plan::scope::target_of;
 use crate::plan::sweep::Action as Change;
 use crate::validate::InvalidSpec;
@@ -267,25 +272,7 @@ impl Regions {
 
     /// The valid AlarmPolicies in the store.
     fn policies(&self) -> Vec<AlarmPolicy> {
-        self.policies
-            .state()
-            .iter()
-            .filter(|o| o.metadata.deletion_timestamp.is_none())
-            .filter_map(|o| {
-                let mut value = serde_json::to_value(o.as_ref()).ok()?;
-                let status = value
-                    .as_object_mut()
-                    .and_then(|m| m.remove("status"))
-                    .and_then(|s| serde_json::from_value(s).ok());
-                match crate::validate::object(&value) {
-                    Ok(Object::AlarmPolicy(mut policy)) => {
-                        policy.status = status;
-                        Some(policy)
-                    }
-                    _ => None,
-                }
-            })
-            .collect()
+        policies_in(&self.policies)
     }
 }
 
@@ -439,6 +426,270 @@ impl Reconciler for Regions {
     async fn cleanup(&self, _object: &DynamicObject) -> Result<Vec<Note>, ReconcileError> {
         Ok(Vec::new())
     }
+}
+
+/// MaintenanceWindows in a cluster: their mute rules (finalizer: deleting a window deletes its
+/// rules), the alarms they mute from the AlarmPolicy store, a reconcile at every window boundary.
+pub struct Windows {
+    engine: tokio::sync::Mutex<MuteEngine>,
+    policies: Store<DynamicObject>,
+}
+
+impl Windows {
+    pub fn new(clients: std::sync::Arc<AwsClients>, policies: Store<DynamicObject>) -> Self {
+        Self {
+            engine: tokio::sync::Mutex::new(MuteEngine::new(clients)),
+            policies,
+        }
+    }
+}
+
+/// The MaintenanceWindow harness context.
+pub type WindowContext = super::harness::Context<Windows>;
+
+/// The MaintenanceWindow resource, for untyped APIs.
+pub fn window_resource() -> ApiResource {
+    ApiResource::erase::<MaintenanceWindow>(&())
+}
+
+/// A window's object, with its status (the footprint of its rules) read as far as it deserializes.
+fn typed_window(object: &DynamicObject) -> Option<MaintenanceWindow> {
+    let value = serde_json::to_value(object).ok()?;
+    let status = value
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok());
+    let mut window: MaintenanceWindow = serde_json::from_value(without_status(value)).ok()?;
+    window.status = status;
+    Some(window)
+}
+
+impl Reconciler for Windows {
+    const KIND: &'static str = "MaintenanceWindow";
+    const OWNS_AWS_RESOURCES: bool = true;
+    type Object = MaintenanceWindow;
+    type Status = MaintenanceWindowStatus;
+
+    fn resource() -> ApiResource {
+        window_resource()
+    }
+
+    fn typed(object: Object) -> Option<MaintenanceWindow> {
+        match object {
+            Object::MaintenanceWindow(window) => Some(window),
+            _ => None,
+        }
+    }
+
+    fn invalid_status(
+        invalid: &InvalidSpec,
+        base: &StatusBase,
+        now: Timestamp,
+    ) -> MaintenanceWindowStatus {
+        let generic = invalid_status(invalid, base, now);
+        MaintenanceWindowStatus {
+            observed_generation: generic.observed_generation,
+            conditions: generic.conditions,
+            ..MaintenanceWindowStatus::default()
+        }
+    }
+
+    fn conditions(status: &MaintenanceWindowStatus) -> &[Condition] {
+        &status.conditions
+    }
+
+    async fn apply(
+        &self,
+        window: MaintenanceWindow,
+        previous: Option<MaintenanceWindowStatus>,
+        _base: StatusBase,
+    ) -> Applied<MaintenanceWindowStatus> {
+        let now = Timestamp::now();
+        let owner = format!(
+            "{}/{}",
+            window.metadata.namespace.as_deref().unwrap_or("default"),
+            window.metadata.name.as_deref().unwrap_or_default()
+        );
+        let policies = policies_in(&self.policies);
+        let all: Vec<&AlarmPolicy> = policies.iter().collect();
+        let known = known_from_statuses(&all);
+        let footprint = previous
+            .as_ref()
+            .map(|s| s.footprint.clone())
+            .unwrap_or_default();
+        let views = [WindowView {
+            owner: owner.clone(),
+            standing: WindowStanding::Present(&window),
+            footprint: &footprint,
+        }];
+        let previous_map: BTreeMap<String, MaintenanceWindowStatus> =
+            previous.clone().map(|s| (owner, s)).into_iter().collect();
+        let outcome = self
+            .engine
+            .lock()
+            .await
+            .sweep(&views, &all, &known, None, Mode::Apply, &previous_map, now)
+            .await
+            .into_iter()
+            .next();
+        let Some(outcome) = outcome else {
+            return Applied {
+                status: previous.unwrap_or_default(),
+                notes: Vec::new(),
+                error: None,
+                requeue: None,
+            };
+        };
+        let mut notes = Vec::new();
+        let done: Vec<String> = outcome
+            .all_done()
+            .map(|(t, a)| format!("{} {} in {}", verb_of(a), a.rule_name(), t.region))
+            .collect();
+        if !done.is_empty() {
+            notes.push(Note::normal("MuteRulesUpdated", done.join("; ")));
+        }
+        let was_open = previous.as_ref().is_some_and(|s| s.open);
+        if outcome.status.open != was_open {
+            let message = if outcome.status.open {
+                format!(
+                    "window open: {} alarm(s) muted",
+                    outcome.status.muted_alarms
+                )
+            } else {
+                "window closed".to_string()
+            };
+            notes.push(Note::normal(
+                if outcome.status.open {
+                    "WindowOpened"
+                } else {
+                    "WindowClosed"
+                },
+                message,
+            ));
+        }
+        for err in outcome.aws_errors() {
+            let message = err.to_string();
+            notes.push(Note::warning("AwsError", message.clone()).once(message));
+        }
+        // Wake just past the next boundary (the window opens or closes), or at the resync.
+        let requeue = Schedule::parse(&window.spec)
+            .ok()
+            .and_then(|s| s.next_boundary(now))
+            .map(|at| at.duration_since(now).unsigned_abs() + std::time::Duration::from_secs(1));
+        let error = outcome.aws_errors().next().cloned();
+        Applied {
+            error,
+            status: outcome.status,
+            notes,
+            requeue,
+        }
+    }
+
+    async fn cleanup(&self, object: &DynamicObject) -> Result<Vec<Note>, ReconcileError> {
+        let owner = super::harness::key(object);
+        let policies = policies_in(&self.policies);
+        let all: Vec<&AlarmPolicy> = policies.iter().collect();
+        let window = typed_window(object);
+        // Every region its rules could be in: those recorded, and those of the alarms it mutes.
+        let previous = window
+            .as_ref()
+            .and_then(|w| w.status.as_ref())
+            .map(|s| s.footprint.clone())
+            .unwrap_or_default();
+        let footprint = match &window {
+            Some(window) => super::maintenance_window::footprint_before(window, &all, &previous),
+            None => previous,
+        };
+        let views = [WindowView {
+            owner,
+            standing: WindowStanding::Gone,
+            footprint: &footprint,
+        }];
+        let outcome = self
+            .engine
+            .lock()
+            .await
+            .sweep(
+                &views,
+                &all,
+                &KnownAlarms::new(),
+                None,
+                Mode::Apply,
+                &BTreeMap::new(),
+                Timestamp::now(),
+            )
+            .await
+            .into_iter()
+            .next();
+        let Some(outcome) = outcome else {
+            return Ok(Vec::new());
+        };
+        if let Some(err) = outcome.aws_errors().next() {
+            return Err(err.clone().into());
+        }
+        let deleted = outcome.all_done().count();
+        Ok(vec![
+            Note::normal(
+                "Deleted",
+                format!("deleted {deleted} mute rule(s): their alarms are no longer muted"),
+            )
+            .once("delete"),
+        ])
+    }
+}
+
+fn verb_of(action: &MuteAction) -> &'static str {
+    match action {
+        MuteAction::Create(_) => "created",
+        MuteAction::Update { .. } => "updated",
+        MuteAction::Delete { .. } => "deleted",
+    }
+}
+
+/// The valid AlarmPolicies of a store, each with its status.
+fn policies_in(store: &Store<DynamicObject>) -> Vec<AlarmPolicy> {
+    store
+        .state()
+        .iter()
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .filter_map(|o| {
+            let mut value = serde_json::to_value(o.as_ref()).ok()?;
+            let status = value
+                .as_object_mut()
+                .and_then(|m| m.remove("status"))
+                .and_then(|s| serde_json::from_value(s).ok());
+            match crate::validate::object(&value) {
+                Ok(Object::AlarmPolicy(mut policy)) => {
+                    policy.status = status;
+                    Some(policy)
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The windows that mute `policy`'s alarms: a change of the policy (new alarms, removed ones)
+/// wakes them.
+pub fn windows_selecting(
+    windows: &Store<DynamicObject>,
+    policy: &DynamicObject,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let Ok(value) = serde_json::to_value(policy) else {
+        return Vec::new();
+    };
+    let Ok(policy) = serde_json::from_value::<AlarmPolicy>(without_status(value)) else {
+        return Vec::new();
+    };
+    windows
+        .state()
+        .iter()
+        .filter(|w| {
+            typed_window(w).is_some_and(|window| {
+                !super::maintenance_window::muted_alarms(&window, &[&policy]).is_empty()
+            })
+        })
+        .map(|w| ObjectRef::from_obj_with(w.as_ref(), window_resource()))
+        .collect()
 }
 
 /// The regions that count `policy`'s alarms: a change of the policy (its status carries its

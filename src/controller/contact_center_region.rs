@@ -112,6 +112,49 @@ fn unreadable(err: &AwsError, region: &str) -> String {
     format!("{err} (in {region})")
 }
 
+/// The states of `wanted` alarm names, by target (None: the alarm does not exist): those `known`
+/// holds, the rest read in DescribeAlarms batches of 100 names per target. A target whose read
+/// failed says why.
+pub async fn alarm_states(
+    clients: &AwsClients,
+    wanted: BTreeMap<Target, BTreeSet<String>>,
+    known: &KnownAlarms,
+) -> BTreeMap<Target, Result<BTreeMap<String, Option<AlarmState>>, String>> {
+    let mut states = BTreeMap::new();
+    for (target, names) in wanted {
+        let mut found: BTreeMap<String, Option<AlarmState>> = BTreeMap::new();
+        let mut unknown = Vec::new();
+        for name in names {
+            match known.get(&target).and_then(|k| k.get(&name)) {
+                Some(state) => {
+                    found.insert(name, state.clone());
+                }
+                None => unknown.push(name),
+            }
+        }
+        let result = if unknown.is_empty() {
+            Ok(found)
+        } else {
+            match clients.cloudwatch(&target).await.describe(&unknown).await {
+                Ok(alarms) => {
+                    let read: BTreeMap<&str, AlarmState> = alarms
+                        .iter()
+                        .map(|a| (a.config.alarm_name.as_str(), AlarmState::from(a)))
+                        .collect();
+                    for name in unknown {
+                        let state = read.get(name.as_str()).cloned();
+                        found.insert(name, state);
+                    }
+                    Ok(found)
+                }
+                Err(err) => Err(unreadable(&err, &target.region)),
+            }
+        };
+        states.insert(target, result);
+    }
+    states
+}
+
 /// Probes every region: alarm states in one batched read per target (names already read this sweep
 /// are not read again), then each region's instance and traffic distribution group, unless the
 /// region comes with the Connect part of an earlier probe to reuse (its probe interval has not
@@ -128,45 +171,21 @@ pub async fn probe(
         .collect();
     let mut wanted: BTreeMap<Target, BTreeSet<String>> = BTreeMap::new();
     for (target, alarm) in counted.iter().flatten() {
-        let seen = known
-            .get(target)
-            .is_some_and(|states| states.contains_key(&alarm.alarm_name));
-        if !seen {
-            wanted
-                .entry(target.clone())
-                .or_default()
-                .insert(alarm.alarm_name.clone());
-        }
+        wanted
+            .entry(target.clone())
+            .or_default()
+            .insert(alarm.alarm_name.clone());
     }
-    let mut read: BTreeMap<Target, Result<BTreeMap<String, AlarmState>, String>> = BTreeMap::new();
-    for (target, names) in wanted {
-        let names: Vec<String> = names.into_iter().collect();
-        let result = clients
-            .cloudwatch(&target)
-            .await
-            .describe(&names)
-            .await
-            .map(|alarms| {
-                alarms
-                    .iter()
-                    .map(|a| (a.config.alarm_name.clone(), AlarmState::from(a)))
-                    .collect()
-            })
-            .map_err(|err| unreadable(&err, &target.region));
-        read.insert(target, result);
-    }
+    let states = alarm_states(clients, wanted, known).await;
     let mut probes = Vec::new();
     for ((region, earlier), counted) in regions.iter().zip(counted) {
         let alarms = counted
             .into_iter()
             .map(|(target, mut alarm)| {
-                let state = match known.get(&target).and_then(|k| k.get(&alarm.alarm_name)) {
-                    Some(state) => state.as_ref(),
-                    None => match read.get(&target) {
-                        Some(Ok(states)) => states.get(&alarm.alarm_name),
-                        Some(Err(why)) => return Err(why.clone()),
-                        None => None,
-                    },
+                let state = match states.get(&target) {
+                    Some(Ok(states)) => states.get(&alarm.alarm_name).and_then(Option::as_ref),
+                    Some(Err(why)) => return Err(why.clone()),
+                    None => None,
                 };
                 if let Some(state) = state {
                     alarm.state = Some(state.state.clone());

@@ -74,7 +74,7 @@ pub struct Applied<S> {
     pub notes: Vec<Note>,
     /// The first AWS error, if any: the object is retried with backoff.
     pub error: Option<AwsError>,
-    /// When to look again (None: the resync).
+    /// When to look again, exactly (None: the resync, with jitter).
     pub requeue: Option<Duration>,
 }
 
@@ -296,7 +296,12 @@ async fn apply<K: Reconciler>(
     }
     match applied.error {
         Some(err) => Err(err.into()),
-        None => Ok(jittered(applied.requeue.unwrap_or(ctx.resync), object)),
+        // A kind's own time (a probe interval, a window boundary) is kept exactly; the resync is
+        // spread so objects do not come back in lockstep.
+        None => Ok(match applied.requeue {
+            Some(wait) => Action::requeue(wait),
+            None => jittered(ctx.resync, object),
+        }),
     }
 }
 

@@ -1,8 +1,10 @@
 //! PURE: (desired, observed) -> plan of actions and drift. No I/O, no async, no clock.
 
 pub mod alarm;
+pub mod deletion;
 pub mod diff;
 pub mod health;
+pub mod mute;
 pub mod schedule;
 pub mod scope;
 pub mod sweep;

@@ -66,7 +66,9 @@ impl Schedule {
             Err(_) => {
                 problems.push(FieldError::new(
                     "spec.timeZone",
-                    format!("{zone_name:?} is not an IANA time zone name (e.g. UTC, Europe/Berlin)"),
+                    format!(
+                        "{zone_name:?} is not an IANA time zone name (e.g. UTC, Europe/Berlin)"
+                    ),
                 ));
                 None
             }
@@ -197,7 +199,9 @@ impl Recurring {
     fn next_start(&self, now: Timestamp) -> Option<Timestamp> {
         let from = now.to_zoned(self.zone.clone());
         let next = self.cron.find_next_occurrence(&from, false).ok()?;
-        let horizon = now.checked_add(SignedDuration::from_hours(24 * HORIZON_DAYS)).ok()?;
+        let horizon = now
+            .checked_add(SignedDuration::from_hours(24 * HORIZON_DAYS))
+            .ok()?;
         let start = next.timestamp();
         (start <= horizon).then_some(start)
     }
@@ -334,11 +338,9 @@ fn cloudwatch_field(
     for part in field.split(',') {
         let (range, step) = match part.split_once('/') {
             Some((range, step)) => {
-                let step: u32 = step
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("{name} {field:?}: the step {step:?} is not a positive number"))?;
+                let step: u32 = step.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    format!("{name} {field:?}: the step {step:?} is not a positive number")
+                })?;
                 (range, Some(step))
             }
             None => (part, None),
@@ -404,27 +406,118 @@ mod tests {
     fn windows_in_real_time_zones_with_daylight_saving() {
         let cases = [
             // Sundays 02:00-04:00 New York: EST (UTC-5) in winter.
-            ("0 2 * * SUN", "America/New_York", "2h", "2026-12-06T06:30:00Z", false, "2026-12-06T07:00:00Z"),
-            ("0 2 * * SUN", "America/New_York", "2h", "2026-12-06T07:30:00Z", true, "2026-12-13T07:00:00Z"),
-            ("0 2 * * SUN", "America/New_York", "2h", "2026-12-06T09:00:00Z", false, "2026-12-13T07:00:00Z"),
+            (
+                "0 2 * * SUN",
+                "America/New_York",
+                "2h",
+                "2026-12-06T06:30:00Z",
+                false,
+                "2026-12-06T07:00:00Z",
+            ),
+            (
+                "0 2 * * SUN",
+                "America/New_York",
+                "2h",
+                "2026-12-06T07:30:00Z",
+                true,
+                "2026-12-13T07:00:00Z",
+            ),
+            (
+                "0 2 * * SUN",
+                "America/New_York",
+                "2h",
+                "2026-12-06T09:00:00Z",
+                false,
+                "2026-12-13T07:00:00Z",
+            ),
             // EDT (UTC-4) in summer.
-            ("0 2 * * SUN", "America/New_York", "2h", "2026-07-01T00:00:00Z", false, "2026-07-05T06:00:00Z"),
+            (
+                "0 2 * * SUN",
+                "America/New_York",
+                "2h",
+                "2026-07-01T00:00:00Z",
+                false,
+                "2026-07-05T06:00:00Z",
+            ),
             // 02:30 does not exist on 2026-03-08 in New York (02:00 -> 03:00): the window starts at
             // the next valid instant, 03:00 EDT = 07:00Z.
-            ("30 2 * * *", "America/New_York", "1h", "2026-03-08T06:00:00Z", false, "2026-03-08T07:00:00Z"),
+            (
+                "30 2 * * *",
+                "America/New_York",
+                "1h",
+                "2026-03-08T06:00:00Z",
+                false,
+                "2026-03-08T07:00:00Z",
+            ),
             // 01:30 exists twice on 2026-11-01 in New York (02:00 -> 01:00): it starts once, the
             // first time (01:30 EDT = 05:30Z), not again at 06:30Z.
-            ("30 1 * * *", "America/New_York", "30m", "2026-11-01T05:00:00Z", false, "2026-11-01T05:30:00Z"),
-            ("30 1 * * *", "America/New_York", "30m", "2026-11-01T05:45:00Z", true, "2026-11-02T06:30:00Z"),
+            (
+                "30 1 * * *",
+                "America/New_York",
+                "30m",
+                "2026-11-01T05:00:00Z",
+                false,
+                "2026-11-01T05:30:00Z",
+            ),
+            (
+                "30 1 * * *",
+                "America/New_York",
+                "30m",
+                "2026-11-01T05:45:00Z",
+                true,
+                "2026-11-02T06:30:00Z",
+            ),
             // Berlin: 02:30 does not exist on 2026-03-29 (02:00 -> 03:00 CEST = 01:00Z).
-            ("30 2 * * *", "Europe/Berlin", "1h", "2026-03-29T00:00:00Z", false, "2026-03-29T01:00:00Z"),
+            (
+                "30 2 * * *",
+                "Europe/Berlin",
+                "1h",
+                "2026-03-29T00:00:00Z",
+                false,
+                "2026-03-29T01:00:00Z",
+            ),
             // Berlin: 02:30 exists twice on 2026-10-25 (03:00 CEST -> 02:00 CET): once, at 00:30Z.
-            ("30 2 * * *", "Europe/Berlin", "15m", "2026-10-25T00:00:00Z", false, "2026-10-25T00:30:00Z"),
-            ("30 2 * * *", "Europe/Berlin", "15m", "2026-10-25T00:50:00Z", false, "2026-10-26T01:30:00Z"),
+            (
+                "30 2 * * *",
+                "Europe/Berlin",
+                "15m",
+                "2026-10-25T00:00:00Z",
+                false,
+                "2026-10-25T00:30:00Z",
+            ),
+            (
+                "30 2 * * *",
+                "Europe/Berlin",
+                "15m",
+                "2026-10-25T00:50:00Z",
+                false,
+                "2026-10-26T01:30:00Z",
+            ),
             // A window longer than a day spans midnight; steps are fine.
-            ("*/15 * * * *", "UTC", "5m", "2026-01-01T00:16:00Z", true, "2026-01-01T00:30:00Z"),
-            ("*/15 * * * *", "UTC", "5m", "2026-01-01T00:21:00Z", false, "2026-01-01T00:30:00Z"),
-            ("0 22 * * FRI", "UTC", "48h", "2026-01-04T12:00:00Z", true, "2026-01-09T22:00:00Z"),
+            (
+                "*/15 * * * *",
+                "UTC",
+                "5m",
+                "2026-01-01T00:16:00Z",
+                true,
+                "2026-01-01T00:30:00Z",
+            ),
+            (
+                "*/15 * * * *",
+                "UTC",
+                "5m",
+                "2026-01-01T00:21:00Z",
+                false,
+                "2026-01-01T00:30:00Z",
+            ),
+            (
+                "0 22 * * FRI",
+                "UTC",
+                "48h",
+                "2026-01-04T12:00:00Z",
+                true,
+                "2026-01-09T22:00:00Z",
+            ),
         ];
         for (cron, zone, duration, now, open, next) in cases {
             let schedule = schedule(cron, zone, duration);
@@ -443,8 +536,14 @@ mod tests {
         let schedule = schedule("0 2 * * SUN", "America/New_York", "2h");
         let now = ts("2026-12-06T07:30:00Z");
         let window = schedule.window_at(now).expect("open");
-        assert_eq!((window.start, window.end), (ts("2026-12-06T07:00:00Z"), ts("2026-12-06T09:00:00Z")));
-        assert_eq!(schedule.next_boundary(now), Some(ts("2026-12-06T09:00:00Z")));
+        assert_eq!(
+            (window.start, window.end),
+            (ts("2026-12-06T07:00:00Z"), ts("2026-12-06T09:00:00Z"))
+        );
+        assert_eq!(
+            schedule.next_boundary(now),
+            Some(ts("2026-12-06T09:00:00Z"))
+        );
         assert_eq!(
             schedule.next_boundary(ts("2026-12-06T10:00:00Z")),
             Some(ts("2026-12-13T07:00:00Z"))
@@ -463,11 +562,19 @@ mod tests {
         assert!(schedule.is_open(ts("2026-12-26T04:59:00Z")));
         assert!(!schedule.is_open(ts("2026-12-26T05:00:00Z")));
         assert_eq!(
-            schedule.window_at(ts("2026-12-26T02:00:00Z")).and_then(|w| w.reason),
+            schedule
+                .window_at(ts("2026-12-26T02:00:00Z"))
+                .and_then(|w| w.reason),
             Some("CHG-4711".into())
         );
-        assert_eq!(schedule.pending_one_off(ts("2026-12-27T00:00:00Z")).count(), 0);
-        assert_eq!(schedule.next(ts("2026-12-25T00:00:00Z")).map(|w| w.start), Some(ts("2026-12-26T01:00:00Z")));
+        assert_eq!(
+            schedule.pending_one_off(ts("2026-12-27T00:00:00Z")).count(),
+            0
+        );
+        assert_eq!(
+            schedule.next(ts("2026-12-25T00:00:00Z")).map(|w| w.start),
+            Some(ts("2026-12-26T01:00:00Z"))
+        );
     }
 
     #[test]
@@ -485,25 +592,49 @@ mod tests {
         }
         assert_eq!(iso_duration(SignedDuration::from_secs(7200)), "PT2H");
         assert_eq!(iso_duration(SignedDuration::from_secs(5400)), "PT1H30M");
-        assert_eq!(iso_duration(SignedDuration::from_secs(86_400 * 2 + 3600)), "P2DT1H");
-        assert_eq!(at_expression(ts("2026-12-26T01:00:00Z")), "at(2026-12-26T01:00)");
+        assert_eq!(
+            iso_duration(SignedDuration::from_secs(86_400 * 2 + 3600)),
+            "P2DT1H"
+        );
+        assert_eq!(
+            at_expression(ts("2026-12-26T01:00:00Z")),
+            "at(2026-12-26T01:00)"
+        );
     }
 
     #[test]
     fn every_rejected_input_names_its_field() {
         let cases: Vec<(MaintenanceWindowSpec, &str, &str)> = vec![
-            (spec("0 2 * * SUN", "Mars/Olympus", "2h"), "spec.timeZone", "IANA"),
-            (spec("0 2 L * *", "UTC", "2h"), "spec.schedule", "not supported"),
+            (
+                spec("0 2 * * SUN", "Mars/Olympus", "2h"),
+                "spec.timeZone",
+                "IANA",
+            ),
+            (
+                spec("0 2 L * *", "UTC", "2h"),
+                "spec.schedule",
+                "not supported",
+            ),
             (spec("0 2 1 * MON", "UTC", "2h"), "spec.schedule", "both"),
-            (spec("0 2 30 2 *", "UTC", "2h"), "spec.schedule", "never fires"),
+            (
+                spec("0 2 30 2 *", "UTC", "2h"),
+                "spec.schedule",
+                "never fires",
+            ),
             (spec("0 25 * * *", "UTC", "2h"), "spec.schedule", ""),
-            (spec("0 2 * * *", "UTC", "90s"), "spec.duration", "whole minutes"),
+            (
+                spec("0 2 * * *", "UTC", "90s"),
+                "spec.duration",
+                "whole minutes",
+            ),
             (spec("0 2 * * *", "UTC", "400h"), "spec.duration", "15 days"),
         ];
         for (spec, field, message) in cases {
             let errors = Schedule::parse(&spec).expect_err(field);
             assert!(
-                errors.iter().any(|e| e.path == field && e.message.contains(message)),
+                errors
+                    .iter()
+                    .any(|e| e.path == field && e.message.contains(message)),
                 "{field}: {errors:?}"
             );
         }

@@ -64,7 +64,7 @@ pub fn scope(
         view.footprint
             .iter()
             .filter(|f| &target_of_footprint(f) == target)
-            .flat_map(|f| f.alarm_names.iter().cloned())
+            .flat_map(|f| f.names.iter().cloned())
             .collect()
     };
     for view in views {
@@ -170,12 +170,7 @@ pub fn footprint_before(
         .collect();
     let mut footprint: BTreeMap<Target, BTreeSet<String>> = previous
         .iter()
-        .map(|f| {
-            (
-                target_of_footprint(f),
-                f.alarm_names.iter().cloned().collect(),
-            )
-        })
+        .map(|f| (target_of_footprint(f), f.names.iter().cloned().collect()))
         .collect();
     footprint.entry(here).or_default().extend(declared);
     to_footprint(footprint)
@@ -189,7 +184,7 @@ pub fn to_footprint(names: BTreeMap<Target, BTreeSet<String>>) -> Vec<Footprint>
         .map(|(target, names)| Footprint {
             region: target.region,
             role_arn: target.role_arn,
-            alarm_names: names.into_iter().collect(),
+            names: names.into_iter().collect(),
         })
         .collect()
 }

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::alarm::{DesiredAlarm, ObservedAlarm, managed_tag_keys};
+pub use super::deletion::Claim;
+use super::deletion::{Decision, Facts, decide};
 use super::diff::{config_drift, tag_drift};
 use crate::api::alarm_policy::{AlarmStatus, FieldDrift, OWNER_TAG};
 
@@ -19,26 +21,6 @@ pub struct PolicyInput {
     pub adopt_existing: bool,
     /// The CloudWatch names this policy declares or declared here: the only names it may delete.
     pub claim: Claim,
-}
-
-/// The names an object may delete in a region (rule (b) of the deletion rule): its alarm-name
-/// prefix, and the names it recorded as declared there (its footprint).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Claim {
-    /// Its alarm-name prefix, when its spec is known (a policy gone from the source has none).
-    pub prefix: Option<String>,
-    /// Names it declared here before, as recorded.
-    pub recorded: BTreeSet<String>,
-}
-
-impl Claim {
-    pub fn covers(&self, name: &str) -> bool {
-        self.recorded.contains(name)
-            || self
-                .prefix
-                .as_deref()
-                .is_some_and(|p| !p.is_empty() && name.starts_with(p))
-    }
 }
 
 /// What to do with orphans: alarms that carry a dialtone owner tag but that no object of the
@@ -267,19 +249,25 @@ pub fn plan_sweep(input: &RegionInput, observed: &Observed) -> RegionPlan {
                 })
                 .collect();
             let mut plan = plan_policy(policy, observed, &taken);
-            let deletion = Deletion {
-                policy,
-                declarers: &declarers,
-                withheld: input.withheld.as_deref(),
-                fresh: observed.owned_fresh,
-            };
+            let owner_text = format!("AlarmPolicy {}", policy.owner);
             for (name, alarm) in &observed.owned {
                 if alarm.owner() != Some(policy.owner.as_str())
                     || policy.desired.iter().any(|d| &d.config.alarm_name == name)
                 {
                     continue;
                 }
-                match deletion.decide(name) {
+                let wanted_by = declarers
+                    .get(name.as_str())
+                    .map(|list| format!("AlarmPolicy {}", list.join(", ")));
+                let facts = Facts {
+                    owner: &owner_text,
+                    claim: &policy.claim,
+                    manage: policy.manage,
+                    wanted_by: wanted_by.as_deref(),
+                    withheld: input.withheld.as_deref(),
+                    fresh: observed.owned_fresh,
+                };
+                match decide(name, facts) {
                     Decision::Delete => plan.actions.push(Action::Delete {
                         alarm_name: name.clone(),
                     }),
@@ -361,45 +349,6 @@ pub fn plan_sweep(input: &RegionInput, observed: &Observed) -> RegionPlan {
         orphans,
         prune,
         needs_fresh_ownership: false,
-    }
-}
-
-enum Decision {
-    Delete,
-    Keep(String),
-    ConfirmOwnership,
-    Orphan(String),
-}
-
-/// The deletion rule for one policy's owned alarms that it no longer declares.
-struct Deletion<'a> {
-    policy: &'a PolicyInput,
-    declarers: &'a BTreeMap<&'a str, Vec<&'a str>>,
-    withheld: Option<&'a str>,
-    fresh: bool,
-}
-
-impl Deletion<'_> {
-    fn decide(&self, name: &str) -> Decision {
-        let owner = &self.policy.owner;
-        if !self.policy.claim.covers(name) {
-            return Decision::Orphan(format!(
-                "carries the owner tag of AlarmPolicy {owner}, which never declared this name (outside its prefix and its recorded names)"
-            ));
-        }
-        if !self.policy.manage {
-            return Decision::Keep("managementPolicy: Observe never deletes".into());
-        }
-        if let Some(list) = self.declarers.get(name) {
-            return Decision::Keep(format!("declared by AlarmPolicy {}", list.join(", ")));
-        }
-        if let Some(why) = self.withheld {
-            return Decision::Keep(why.to_string());
-        }
-        if !self.fresh {
-            return Decision::ConfirmOwnership;
-        }
-        Decision::Delete
     }
 }
 

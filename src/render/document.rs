@@ -14,7 +14,9 @@ use crate::api::conditions::{READY, SYNCED, Status, set_condition};
 use crate::aws::Target;
 use crate::commands::Report;
 use crate::controller::alarm_policy::PolicyOutcome;
+use crate::controller::maintenance_window::WindowOutcome;
 use crate::controller::status::{StatusBase, invalid_status};
+use crate::plan::mute::MuteAction;
 use crate::plan::sweep::Action;
 use crate::source::{ObjectKey, Snapshot};
 use crate::validate::{FieldError, InvalidSpec};
@@ -56,6 +58,28 @@ fn changes(outcome: &PolicyOutcome, which: Changes) -> Vec<Value> {
             .map(|(t, a)| action_json(a, t))
             .collect(),
         Changes::Done => outcome.all_done().map(|(t, a)| action_json(a, t)).collect(),
+    }
+}
+
+fn mute_json(action: &MuteAction, target: &Target) -> Value {
+    let mut value = match action {
+        MuteAction::Create(rule) => json!({
+            "action": "create", "muteRule": rule.name, "expression": rule.expression,
+            "duration": rule.duration, "timezone": rule.timezone, "alarms": rule.targets.len(),
+        }),
+        MuteAction::Update { rule, drift } => {
+            json!({"action": "update", "muteRule": rule.name, "drift": drift})
+        }
+        MuteAction::Delete { name } => json!({"action": "delete", "muteRule": name}),
+    };
+    value["region"] = json!(target.region);
+    value
+}
+
+fn window_changes(window: &WindowOutcome, which: Changes) -> Vec<Value> {
+    match which {
+        Changes::Planned => window.all_planned().map(|(t, a)| mute_json(a, t)).collect(),
+        Changes::Done => window.all_done().map(|(t, a)| mute_json(a, t)).collect(),
     }
 }
 
@@ -124,7 +148,15 @@ pub fn document(report: &Report, snapshot: &Snapshot, which: Changes) -> Value {
                     .unwrap_or(Value::Null),
                 Vec::new(),
             ),
-            Object::FailoverPlan(_) | Object::MaintenanceWindow(_) => (
+            Object::MaintenanceWindow(_) => match report
+                .windows
+                .iter()
+                .find(|w| !w.removed && w.owner == key.owner())
+            {
+                Some(window) => (json!(window.status), window_changes(window, which)),
+                None => (Value::Null, Vec::new()),
+            },
+            Object::FailoverPlan(_) => (
                 not_reconciled_status(key.kind.as_str(), generation),
                 Vec::new(),
             ),
@@ -147,6 +179,16 @@ pub fn document(report: &Report, snapshot: &Snapshot, which: Changes) -> Value {
             )],
         };
         objects.push(entry(key, unusable_status(&invalid, None), Vec::new()));
+    }
+    for window in report.windows.iter().filter(|w| w.removed) {
+        let (namespace, name) = window
+            .owner
+            .split_once('/')
+            .unwrap_or(("default", &window.owner));
+        let key = ObjectKey::new(crate::source::Kind::MaintenanceWindow, namespace, name);
+        let mut removed = entry(&key, Value::Null, window_changes(window, which));
+        removed["removed"] = json!(true);
+        objects.push(removed);
     }
     for outcome in report.alarms.policies.iter().filter(|o| o.removed) {
         let (namespace, name) = outcome

@@ -11,6 +11,8 @@ use crate::aws::Target;
 use crate::commands::Report;
 use crate::controller::alarm_policy::{PolicyOutcome, SweepOutcome};
 use crate::controller::contact_center_region::{ProbeOutcome, READY_FOR_TRAFFIC};
+use crate::controller::maintenance_window::WindowOutcome;
+use crate::plan::mute::MuteAction;
 use crate::plan::sweep::{Action, PolicyPlan};
 pub use document::{Changes, document};
 
@@ -65,6 +67,22 @@ impl Totals {
             .iter()
             .filter(|r| r.assessment.unreadable.is_some())
             .count();
+        for window in &report.windows {
+            for (_, action) in window.all_planned() {
+                match action {
+                    MuteAction::Create(_) => totals.create += 1,
+                    MuteAction::Update { .. } => totals.update += 1,
+                    MuteAction::Delete { .. } => totals.delete += 1,
+                }
+            }
+            totals.errors += window.aws_errors().count() + window.errors.len();
+            totals.conflicts += window
+                .status
+                .mute_rules
+                .iter()
+                .filter(|r| r.conflict.is_some())
+                .count();
+        }
         totals
     }
 
@@ -240,6 +258,9 @@ pub fn plan_text(report: &Report, invalid: &[String], prune: bool) -> String {
             let _ = writeln!(out, "  x error  {err}");
         }
     }
+    for window in &report.windows {
+        window_plan_lines(&mut out, window);
+    }
     for region in &report.regions {
         let _ = writeln!(out, "{}", region_line(region));
     }
@@ -333,6 +354,96 @@ pub fn region_line(outcome: &ProbeOutcome) -> String {
     )
 }
 
+fn window_plan_lines(out: &mut String, window: &WindowOutcome) {
+    let _ = writeln!(
+        out,
+        "MaintenanceWindow {}{}",
+        window.owner,
+        if window.removed {
+            " [gone: cleaning up]"
+        } else {
+            ""
+        }
+    );
+    let mut shown = false;
+    for part in &window.parts {
+        let region = &part.target.region;
+        for action in &part.plan.actions {
+            shown = true;
+            match action {
+                MuteAction::Create(rule) => {
+                    let _ = writeln!(
+                        out,
+                        "  + create mute rule {} in {region}: {} for {} ({}), {} alarm(s)",
+                        rule.name,
+                        rule.expression,
+                        rule.duration,
+                        rule.timezone,
+                        rule.targets.len()
+                    );
+                }
+                MuteAction::Update { rule, drift } => {
+                    let _ = writeln!(out, "  ~ update mute rule {} in {region}", rule.name);
+                    drift_lines(out, "      ", drift);
+                }
+                MuteAction::Delete { name } => {
+                    let _ = writeln!(
+                        out,
+                        "  - delete mute rule {name} in {region} (no longer wanted: its alarms are unmuted)"
+                    );
+                }
+            }
+        }
+        for (name, why) in &part.plan.kept {
+            shown = true;
+            let _ = writeln!(out, "  = keep   mute rule {name} in {region} ({why})");
+        }
+        for rule in part.plan.rules.iter().filter(|r| r.conflict.is_some()) {
+            shown = true;
+            let _ = writeln!(
+                out,
+                "  ! conflict mute rule {}: {}",
+                rule.name,
+                rule.conflict.as_deref().unwrap_or_default()
+            );
+        }
+        for err in &part.errors {
+            shown = true;
+            let _ = writeln!(out, "  x error  {err}");
+        }
+    }
+    for err in &window.errors {
+        shown = true;
+        let _ = writeln!(out, "  x error  {err}");
+    }
+    if !shown {
+        let _ = writeln!(
+            out,
+            "  no changes ({} mute rule(s) as declared)",
+            window.status.mute_rules.len()
+        );
+    }
+}
+
+/// A window in one line: open or when it opens next, its rules, how many alarms are muted now.
+pub fn window_line(window: &WindowOutcome) -> String {
+    let status = &window.status;
+    let when = match (&status.current_window, &status.next_window) {
+        (Some(current), _) => format!("open until {}", current.end.0),
+        (None, Some(next)) => format!("closed, next opens {}", next.start.0),
+        (None, None) => "closed, no window ahead".to_string(),
+    };
+    let ready = find(&status.conditions, READY)
+        .map(|c| format!("Ready={} ({}): {}", c.status, c.reason, c.message))
+        .unwrap_or_else(|| "Ready=Unknown".to_string());
+    format!(
+        "MaintenanceWindow {}: {when}; {} mute rule(s), {} alarm(s) muted now; {ready}",
+        window.owner,
+        status.mute_rules.len(),
+        status.muted_alarms
+    )
+}
+
 /// Orphans found, one line each.
 pub fn orphan_lines(sweep: &SweepOutcome, prune: bool) -> Vec<String> {
     sweep
@@ -376,6 +487,14 @@ pub fn result_lines(report: &Report, prune: bool) -> Vec<String> {
         }
     }
     lines.extend(report.regions.iter().map(region_line));
+    for window in &report.windows {
+        for err in window.aws_errors() {
+            lines.push(format!("MaintenanceWindow {}: error: {err}", window.owner));
+        }
+        if !window.removed {
+            lines.push(window_line(window));
+        }
+    }
     lines.extend(orphan_lines(&report.alarms, prune));
     lines
 }

@@ -214,7 +214,7 @@ mod tests {
                 footprint: vec![Footprint {
                     region: "us-east-1".into(),
                     role_arn: None,
-                    alarm_names: vec!["a".into()],
+                    names: vec!["a".into()],
                 }],
                 ..Record::default()
             },

@@ -1,8 +1,8 @@
 //! MaintenanceWindow rules that no schema can express.
 
 use super::{FieldError, Problems, check_selector};
-use crate::plan::schedule::Schedule;
 use crate::api::maintenance_window::MaintenanceWindowSpec;
+use crate::plan::schedule::Schedule;
 
 /// Every semantic problem of a MaintenanceWindow spec.
 pub fn maintenance_window(spec: &MaintenanceWindowSpec) -> Vec<FieldError> {
