@@ -197,7 +197,7 @@ async fn controller(
     let identity = Some(options.identity.clone());
     let policies = Arc::new(Context::new(
         client.clone(),
-        AlarmPolicies::new(AlarmEngine::new(aws.clone())),
+        AlarmPolicies::new(AlarmEngine::new(aws.clone()), window_reader.clone()),
         options.resync,
         identity.clone(),
     ));
@@ -209,7 +209,7 @@ async fn controller(
     ));
     let windows = Arc::new(WindowContext::new(
         client,
-        Windows::new(aws, policy_reader.clone()),
+        Windows::new(aws, policy_reader.clone(), window_reader.clone()),
         options.resync,
         identity,
     ));

@@ -38,7 +38,11 @@ fn policy(finalizers: &[&str], deleting: bool) -> Value {
 async fn context(client: Client, emulator: &Emulator) -> Arc<Context> {
     Arc::new(Context::new(
         client,
-        AlarmPolicies::new(AlarmEngine::new(emulator.clients().await)),
+        AlarmPolicies::new(
+            AlarmEngine::new(emulator.clients().await),
+            // No maintenance window gates these policies.
+            kube::runtime::reflector::store::Writer::new(cluster::window_resource()).as_reader(),
+        ),
         Duration::from_secs(60),
         Some("test".into()),
     ))

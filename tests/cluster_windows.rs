@@ -66,7 +66,11 @@ async fn context(
 ) -> Arc<WindowContext> {
     Arc::new(WindowContext::new(
         client,
-        Windows::new(emulator.clients().await, policies),
+        Windows::new(
+            emulator.clients().await,
+            policies,
+            Writer::new(cluster::window_resource()).as_reader(),
+        ),
         Duration::from_secs(60),
         Some("test".into()),
     ))

@@ -150,6 +150,30 @@ fn alarm_policy_printer_columns_follow_the_product() {
     );
 }
 
+/// kubectl renders a `date` column as an age ("3d"), and a time in the future as `<invalid>`: only
+/// instants that lie in the past may be date columns; a future one (a next window) is a string.
+#[test]
+fn date_columns_only_show_past_instants() {
+    const PAST: [&str; 2] = [".metadata.creationTimestamp", ".status.lastProbeTime"];
+    for crd in dialtone::api::crds() {
+        for column in crd.spec.versions[0]
+            .additional_printer_columns
+            .iter()
+            .flatten()
+        {
+            if column.type_ == "date" {
+                assert!(
+                    PAST.contains(&column.json_path.as_str()),
+                    "{} column {} ({}) would render a future time as <invalid>",
+                    crd.spec.names.kind,
+                    column.name,
+                    column.json_path
+                );
+            }
+        }
+    }
+}
+
 /// Calls `visit(path, node)` for every schema node under `node`.
 fn walk<'a>(path: &str, node: &'a Value, visit: &mut dyn FnMut(&str, &'a Value)) {
     visit(path, node);

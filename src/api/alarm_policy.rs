@@ -454,6 +454,10 @@ pub struct AlarmPolicyStatus {
     /// cleaned up.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub footprint: Vec<crate::api::common::Footprint>,
+    /// The spec dialtone enforces: the last one a maintenance window (or the emergency annotation)
+    /// let in. A newer spec waits while condition `ChangeHeld` is True.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admitted: Option<crate::api::common::AdmittedSpec>,
 }
 
 /// One alarm as CloudWatch holds it.

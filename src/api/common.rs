@@ -70,6 +70,27 @@ pub struct Footprint {
     pub names: Vec<String>,
 }
 
+/// The spec dialtone enforces while a newer one waits for a maintenance window (the change gate):
+/// the last spec it admitted, and its generation.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmittedSpec {
+    /// The `metadata.generation` of the admitted spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// The admitted spec itself.
+    #[schemars(schema_with = "any_object")]
+    pub spec: serde_json::Value,
+}
+
+/// An object schema whose fields the API server keeps as they are (a whole spec).
+fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
 /// Parses a Kubernetes-style duration ("30s", "2m", "1h30m") into seconds.
 /// Returns None when the text is not one; callers name the field in their error.
 pub fn parse_duration(text: &str) -> Option<u64> {

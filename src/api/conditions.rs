@@ -7,6 +7,8 @@ use k8s_openapi::jiff::Timestamp;
 pub const READY: &str = "Ready";
 /// `Synced`: the last reconcile reached AWS and AWS matched the spec.
 pub const SYNCED: &str = "Synced";
+/// `ChangeHeld`: a spec change waits for a maintenance window; the spec admitted last is enforced.
+pub const CHANGE_HELD: &str = "ChangeHeld";
 
 /// Condition status values, as Kubernetes spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The commands behind `dialtone plan`, `apply` and `run --manifests`, with desired state from files.
 
+mod gate;
 mod source;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::plan::sweep::Orphans;
 use crate::render::{self, Changes, Totals};
 use crate::source::{Kind, Snapshot, manifests};
+pub use gate::{Held, held_message};
 pub use source::{ManifestSource, Report};
 
 /// How many times `apply` re-plans and retries after retryable AWS errors (throttling).
@@ -196,11 +198,16 @@ pub async fn run_manifests(
                 health.set_ready();
                 report_changes(&snapshot, &report, options.prune, &mut last, &mut source);
                 failures = if report.retryable() { failures + 1 } else { 0 };
-                if failures > 0 {
+                // Wake at the next window boundary too: held changes go in when a window opens.
+                let boundary = ManifestSource::next_boundary(&report).map(|at| {
+                    at.duration_since(Timestamp::now()).unsigned_abs() + Duration::from_secs(1)
+                });
+                let wait = if failures > 0 {
                     backoff(failures.min(5)).min(resync)
                 } else {
                     resync
-                }
+                };
+                boundary.map_or(wait, |b| wait.min(b))
             }
             Err(err) => {
                 eprintln!("error: {err}");
@@ -250,6 +257,15 @@ fn report_changes(
         }
         let line = render::status_line(&outcome.owner, &outcome.target.region, &outcome.status);
         print_changed(last, format!("AlarmPolicy {}", outcome.owner), line);
+    }
+    for (held, status) in &report.held {
+        if !held.enforcing_admitted {
+            print_changed(
+                last,
+                format!("AlarmPolicy {}", held.key.owner()),
+                render::held_line(held, status),
+            );
+        }
     }
     for outcome in &report.regions {
         region::record_metrics(outcome);

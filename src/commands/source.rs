@@ -1,7 +1,7 @@
 //! One manifest path, reconciled: its snapshot, what the state file remembers, the engine, and the
 //! last status of every object. `plan`, `apply` and `run --manifests` all sweep through here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,22 +9,30 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use super::FileOptions;
+use super::gate::{self, Gated, Held};
 use crate::api::Object;
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
+use crate::api::common::Footprint;
+use crate::api::conditions::{CHANGE_HELD, READY, SYNCED, Status, find, set_condition};
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus};
-use crate::api::maintenance_window::MaintenanceWindowStatus;
+use crate::api::maintenance_window::{HeldChange, MaintenanceWindowStatus};
 use crate::aws::AwsClients;
-use crate::controller::alarm_policy::{AlarmEngine, Mode, Subject, SweepOutcome, target_of};
+use crate::controller::alarm_policy::{
+    AlarmEngine, Mode, PolicyOutcome, Subject, SweepOutcome, target_of,
+};
 use crate::controller::contact_center_region::{self as region, KnownAlarms, ProbeOutcome};
 use crate::controller::maintenance_window::{
     self as window, MuteEngine, Standing as WindowStanding, WindowOutcome, WindowView,
 };
 use crate::controller::status::StatusBase;
+use crate::plan::gate::Admitted;
 use crate::plan::health::Probe;
 use crate::plan::scope::{self, PolicyView, Standing};
+use crate::plan::sweep::Orphans;
 use crate::source::state::{Record, State, StateFile};
 use crate::source::{Kind, ObjectKey, Snapshot};
 use crate::{ErrorClass, Result};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// Everything one sweep found and did, every kind.
 #[derive(Debug, Default)]
@@ -32,6 +40,10 @@ pub struct Report {
     pub alarms: SweepOutcome,
     pub regions: Vec<ProbeOutcome>,
     pub windows: Vec<WindowOutcome>,
+    /// Spec changes that wait for a maintenance window, each with the status of its policy.
+    pub held: Vec<(Held, AlarmPolicyStatus)>,
+    /// `plan` only: what the held changes would write once they go in.
+    pub when_admitted: Vec<PolicyOutcome>,
 }
 
 impl Report {
@@ -61,6 +73,8 @@ pub struct ManifestSource {
     mute: MuteEngine,
     /// The last Connect reads of each region, with the spec and time they were made for.
     probes: BTreeMap<String, (ContactCenterRegion, Timestamp, Probe)>,
+    /// Policies whose change was held at the last sweep (to say when they go in).
+    held_before: BTreeSet<ObjectKey>,
 }
 
 impl ManifestSource {
@@ -80,6 +94,7 @@ impl ManifestSource {
             region_statuses: BTreeMap::new(),
             window_statuses: BTreeMap::new(),
             probes: BTreeMap::new(),
+            held_before: BTreeSet::new(),
         })
     }
 
@@ -88,22 +103,23 @@ impl ManifestSource {
     /// MaintenanceWindow's mute rules (which name only alarms that exist: an alarm created in this
     /// sweep joins its rule on the next).
     pub async fn sweep(&mut self, snapshot: &Snapshot, mode: Mode) -> Result<Report> {
+        let now = Timestamp::now();
+        let gated = gate::decide(snapshot, &self.state, now);
+        self.say_gate_changes(&gated, mode);
         if mode == Mode::Apply {
-            record_intent(snapshot, &mut self.state);
+            record_intent(snapshot, &gated, &mut self.state);
             self.save()?;
         }
-        let views = views(snapshot, &self.state);
+        let views = views(snapshot, &self.state, &gated);
         let subjects = subjects(&views, &self.policy_statuses);
         let withheld = snapshot.withheld();
         let regions = scope::scope(&views, withheld.as_deref(), self.options.orphans());
-        let alarms = self
-            .engine
-            .sweep(regions, &subjects, mode, Timestamp::now())
-            .await;
+        let mut alarms = self.engine.sweep(regions, &subjects, mode, now).await;
         if mode == Mode::Apply {
             record_outcome(snapshot, &alarms, &mut self.state);
             self.save()?;
         }
+        let held = mark_held(&gated, &mut alarms, &self.policy_statuses, now);
         for outcome in &alarms.policies {
             if outcome.removed {
                 self.policy_statuses.remove(&outcome.owner);
@@ -112,15 +128,100 @@ impl ManifestSource {
                     .insert(outcome.owner.clone(), outcome.status.clone());
             }
         }
+        for (held, status) in &held {
+            self.policy_statuses
+                .insert(held.key.owner(), status.clone());
+        }
         let regions = self.probe_regions(snapshot, &alarms).await;
-        let windows = self
+        let mut windows = self
             .sweep_windows(snapshot, &alarms, withheld.as_deref(), mode)
             .await?;
+        list_held_changes(&gated, &mut windows);
+        let when_admitted = if mode == Mode::Plan && !gated.held.is_empty() {
+            self.plan_held(&gated, now).await
+        } else {
+            Vec::new()
+        };
         Ok(Report {
             alarms,
             regions,
             windows,
+            held,
+            when_admitted,
         })
+    }
+
+    /// What the held changes would write once they go in: their declared specs, planned.
+    async fn plan_held(&mut self, gated: &Gated, now: Timestamp) -> Vec<PolicyOutcome> {
+        let footprint = |key: &ObjectKey| {
+            self.state
+                .record(&key.to_string())
+                .map(|r| r.footprint.clone())
+                .unwrap_or_default()
+        };
+        let footprints: Vec<Vec<Footprint>> =
+            gated.held.iter().map(|h| footprint(&h.key)).collect();
+        let views: Vec<PolicyView<'_>> = gated
+            .held
+            .iter()
+            .zip(&footprints)
+            .map(|(held, footprint)| PolicyView {
+                owner: held.key.owner(),
+                standing: Standing::Present(&held.declared),
+                footprint,
+            })
+            .collect();
+        let subjects = subjects(&views, &BTreeMap::new());
+        let regions = scope::scope(&views, None, Orphans::Ignore);
+        self.engine
+            .sweep(regions, &subjects, Mode::Plan, now)
+            .await
+            .policies
+    }
+
+    /// The next instant a window opens or closes (when held changes go in, rules change).
+    pub fn next_boundary(report: &Report) -> Option<Timestamp> {
+        report
+            .windows
+            .iter()
+            .flat_map(|w| {
+                let status = &w.status;
+                status
+                    .current_window
+                    .iter()
+                    .map(|c| c.end.0)
+                    .chain(status.next_window.iter().map(|n| n.start.0))
+            })
+            .min()
+    }
+
+    /// Says, once, when a change starts to wait and when it goes in (and why).
+    fn say_gate_changes(&mut self, gated: &Gated, mode: Mode) {
+        if mode != Mode::Apply {
+            return;
+        }
+        for held in &gated.held {
+            if !self.held_before.contains(&held.key) {
+                tracing::info!(
+                    event = "ChangeHeld", object = %held.key, window = %held.window,
+                    "ChangeHeld: {}: {}", held.key, gate::held_message(held)
+                );
+            }
+        }
+        for (key, why, _) in &gated.admitted {
+            match why {
+                Admitted::Emergency { reason } => tracing::warn!(
+                    event = "EmergencyChange", object = %key, reason = %reason,
+                    "EmergencyChange: {key}: let in now, outside any maintenance window: {reason}"
+                ),
+                Admitted::WindowOpen { window } => tracing::info!(
+                    event = "ChangeAdmitted", object = %key, window = %window,
+                    "ChangeAdmitted: {key}: MaintenanceWindow {window} is open, the change goes in"
+                ),
+                _ => {}
+            }
+        }
+        self.held_before = gated.held.iter().map(|h| h.key.clone()).collect();
     }
 
     async fn sweep_windows(
@@ -252,7 +353,7 @@ impl ManifestSource {
 /// Every AlarmPolicy the source or the state knows, as a sweep sees it: present (valid),
 /// untouchable (invalid, declared twice, or removed but retained), or gone (removed from the
 /// source; the state remembers where its alarms are).
-fn views<'a>(snapshot: &'a Snapshot, state: &'a State) -> Vec<PolicyView<'a>> {
+fn views<'a>(snapshot: &'a Snapshot, state: &'a State, gated: &'a Gated) -> Vec<PolicyView<'a>> {
     let footprint = |key: &ObjectKey| {
         state
             .record(&key.to_string())
@@ -260,14 +361,20 @@ fn views<'a>(snapshot: &'a Snapshot, state: &'a State) -> Vec<PolicyView<'a>> {
             .unwrap_or_default()
     };
     let mut views = Vec::new();
-    for (key, (_, object)) in &snapshot.objects {
-        if let Object::AlarmPolicy(policy) = object {
-            views.push(PolicyView {
-                owner: key.owner(),
-                standing: Standing::Present(policy),
-                footprint: footprint(key),
-            });
-        }
+    for (key, policy) in &gated.effective {
+        views.push(PolicyView {
+            owner: key.owner(),
+            standing: Standing::Present(policy),
+            footprint: footprint(key),
+        });
+    }
+    // A new policy whose creation waits for a window: nothing of it is written or deleted.
+    for held in gated.held.iter().filter(|h| !h.enforcing_admitted) {
+        views.push(PolicyView {
+            owner: held.key.owner(),
+            standing: Standing::Untouchable,
+            footprint: footprint(&held.key),
+        });
     }
     for key in snapshot.unusable().filter(|k| k.kind == Kind::AlarmPolicy) {
         views.push(PolicyView {
@@ -377,8 +484,8 @@ fn subjects(
 /// Before anything is written: every present policy's record, with the names it is about to
 /// write added to its footprint (a crash mid-apply must leave them findable), and removed
 /// policies that keep their alarms marked as retained.
-fn record_intent(snapshot: &Snapshot, state: &mut State) {
-    for policy in snapshot.alarm_policies() {
+fn record_intent(snapshot: &Snapshot, gated: &Gated, state: &mut State) {
+    for policy in gated.effective.values() {
         let owner = crate::controller::alarm_policy::owner_of(policy);
         let key = ObjectKey::new(
             Kind::AlarmPolicy,
@@ -387,6 +494,12 @@ fn record_intent(snapshot: &Snapshot, state: &mut State) {
         )
         .to_string();
         let previous = state.objects.get(&key).cloned().unwrap_or_default();
+        let admitted = gated
+            .admitted
+            .iter()
+            .find(|(k, _, _)| k.to_string() == key)
+            .map(|(_, _, spec)| spec.clone())
+            .or(previous.admitted);
         state.objects.insert(
             key,
             Record {
@@ -394,6 +507,7 @@ fn record_intent(snapshot: &Snapshot, state: &mut State) {
                 deletion_policy: policy.spec.deletion_policy,
                 footprint: scope::footprint_before(policy, &owner, &previous.footprint),
                 retained: false,
+                admitted,
             },
         );
     }
@@ -441,6 +555,91 @@ fn record_outcome(snapshot: &Snapshot, sweep: &SweepOutcome, state: &mut State) 
 }
 
 /// Forgets objects gone from the source once nothing of them is left in AWS.
+/// Condition `ChangeHeld` on every gated policy: True with the window and when it opens for a
+/// held change (and, for a new policy that writes nothing yet, its whole status), False when the
+/// declared spec is in effect. Returns the held changes with their statuses.
+fn mark_held(
+    gated: &Gated,
+    alarms: &mut SweepOutcome,
+    previous: &BTreeMap<String, AlarmPolicyStatus>,
+    now: Timestamp,
+) -> Vec<(Held, AlarmPolicyStatus)> {
+    let mut held_statuses = Vec::new();
+    for outcome in alarms.policies.iter_mut().filter(|o| !o.removed) {
+        let (namespace, name) = outcome
+            .owner
+            .split_once('/')
+            .unwrap_or(("default", &outcome.owner));
+        let key = ObjectKey::new(Kind::AlarmPolicy, namespace, name);
+        let conditions = &mut outcome.status.conditions;
+        match gated.held(&key) {
+            Some(held) => {
+                set_condition(
+                    conditions,
+                    CHANGE_HELD,
+                    Status::True,
+                    "WaitingForWindow",
+                    gate::held_message(held),
+                    None,
+                    now,
+                );
+                held_statuses.push((held.clone(), outcome.status.clone()));
+            }
+            None if gated.gated.contains(&key) || find(conditions, CHANGE_HELD).is_some() => {
+                set_condition(
+                    conditions,
+                    CHANGE_HELD,
+                    Status::False,
+                    "Admitted",
+                    "the declared spec is in effect",
+                    None,
+                    now,
+                )
+            }
+            None => {}
+        }
+    }
+    for held in gated.held.iter().filter(|h| !h.enforcing_admitted) {
+        let mut conditions = previous
+            .get(&held.key.owner())
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let message = gate::held_message(held);
+        for (type_, status, reason) in [
+            (CHANGE_HELD, Status::True, "WaitingForWindow"),
+            (READY, Status::False, "ChangeHeld"),
+            (SYNCED, Status::False, "ChangeHeld"),
+        ] {
+            set_condition(&mut conditions, type_, status, reason, &message, None, now);
+        }
+        let status = AlarmPolicyStatus {
+            conditions,
+            ..AlarmPolicyStatus::default()
+        };
+        held_statuses.push((held.clone(), status));
+    }
+    held_statuses
+}
+
+/// Each gating window lists the changes it holds.
+fn list_held_changes(gated: &Gated, windows: &mut [WindowOutcome]) {
+    for window in windows.iter_mut() {
+        let held: Vec<HeldChange> = gated
+            .held
+            .iter()
+            .filter(|h| h.window == window.owner)
+            .map(|h| HeldChange {
+                kind: h.key.kind.to_string(),
+                name: h.key.name.clone(),
+                generation: h.declared.metadata.generation.unwrap_or(0),
+                held_until: h.opens.map(Time),
+            })
+            .collect();
+        window.status.held_change_count = i32::try_from(held.len()).unwrap_or(i32::MAX);
+        window.status.held_changes = held;
+    }
+}
+
 fn forget_cleaned_up(snapshot: &Snapshot, state: &mut State) {
     state.objects.retain(|text, record| {
         let gone = ObjectKey::parse(text).is_some_and(|key| !snapshot.declares(&key));

@@ -17,16 +17,24 @@ use super::harness::{Applied, Note, ReconcileError, Reconciler};
 use super::status::{StatusBase, invalid_status};
 use crate::api::Object;
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
+use crate::api::common::AdmittedSpec;
+use crate::api::conditions::{CHANGE_HELD, READY, SYNCED, Status, find, set_condition};
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus, Health};
-use crate::api::maintenance_window::{MaintenanceWindow, MaintenanceWindowStatus};
+use crate::api::maintenance_window::{
+    EMERGENCY_CHANGE_ANNOTATION, HeldChange, MaintenanceWindow, MaintenanceWindowStatus,
+};
 use crate::aws::AwsClients;
-use crate::controller::maintenance_window::{MuteEngine, Standing as WindowStanding, WindowView};
+use crate::controller::maintenance_window::{
+    GateWindow, MuteEngine, Standing as WindowStanding, WindowView, gate_windows, gates_of,
+};
+use crate::plan::gate::{Admission, Admitted, admit};
 use crate::plan::health::{AlarmState, Probe};
 use crate::plan::mute::MuteAction;
 use crate::plan::schedule::Schedule;
 use crate::plan::scope::target_of;
 use crate::plan::sweep::Action as Change;
 use crate::validate::InvalidSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use super::harness::{FIELD_MANAGER, FINALIZER, error_policy, reconcile};
 
@@ -40,17 +48,53 @@ pub fn region_resource() -> ApiResource {
     ApiResource::erase::<ContactCenterRegion>(&())
 }
 
-/// AlarmPolicies in a cluster: one engine (its ownership caches) shared by every reconcile.
+/// AlarmPolicies in a cluster: one engine (its ownership caches) shared by every reconcile, and
+/// the MaintenanceWindow store their change gates come from.
 pub struct AlarmPolicies {
     engine: tokio::sync::Mutex<AlarmEngine>,
+    windows: Store<DynamicObject>,
 }
 
 impl AlarmPolicies {
-    pub fn new(engine: AlarmEngine) -> Self {
+    pub fn new(engine: AlarmEngine, windows: Store<DynamicObject>) -> Self {
         Self {
             engine: tokio::sync::Mutex::new(engine),
+            windows,
         }
     }
+
+    /// The valid windows of the store that gate AlarmPolicies.
+    fn gate_windows(&self) -> Vec<GateWindow> {
+        gate_windows_in(&self.windows)
+    }
+
+    /// The window object named `owner` (`<namespace>/<name>`), for events about it.
+    fn window_ref(&self, owner: &str) -> Option<k8s_openapi::api::core::v1::ObjectReference> {
+        let (namespace, name) = owner.split_once('/')?;
+        self.windows
+            .state()
+            .iter()
+            .find(|w| {
+                w.metadata.namespace.as_deref() == Some(namespace)
+                    && w.metadata.name.as_deref() == Some(name)
+            })
+            .map(|w| {
+                use kube::Resource;
+                w.object_ref(&window_resource())
+            })
+    }
+}
+
+/// Where a policy stands at the change gate.
+enum Gating {
+    /// The declared spec is enforced (and recorded as admitted).
+    Declared(Option<Admitted>),
+    /// A change waits; the admitted spec (if any) is enforced meanwhile.
+    Held {
+        window: String,
+        opens: Option<Timestamp>,
+        admitted: Option<AdmittedSpec>,
+    },
 }
 
 /// The AlarmPolicy harness context.
@@ -91,19 +135,44 @@ impl Reconciler for AlarmPolicies {
         previous: Option<AlarmPolicyStatus>,
         _base: StatusBase,
     ) -> Applied<AlarmPolicyStatus> {
+        let now = Timestamp::now();
         let spec_changed =
             previous.as_ref().and_then(|s| s.observed_generation) != policy.metadata.generation;
+        let gating = self.gating(&policy, previous.as_ref(), now);
+        let declared = AdmittedSpec {
+            generation: policy.metadata.generation,
+            spec: serde_json::to_value(&policy.spec).unwrap_or_default(),
+        };
         // The previous status carries the footprint (where alarms were written).
-        policy.status = previous;
+        policy.status = previous.clone();
+        let (admitted, held) = match gating {
+            Gating::Declared(why) => (declared, why.map(Err)),
+            Gating::Held {
+                window,
+                opens,
+                admitted: Some(admitted),
+            } => {
+                match serde_json::from_value(admitted.spec.clone()) {
+                    Ok(spec) => policy.spec = spec,
+                    Err(_) => return self.held_new(&policy, previous, window, opens, now),
+                }
+                (admitted, Some(Ok((window, opens))))
+            }
+            Gating::Held {
+                window,
+                opens,
+                admitted: None,
+            } => return self.held_new(&policy, previous, window, opens, now),
+        };
         let outcome = self
             .engine
             .lock()
             .await
-            .reconcile(std::slice::from_ref(&policy), Mode::Apply, Timestamp::now())
+            .reconcile(std::slice::from_ref(&policy), Mode::Apply, now)
             .await
             .into_iter()
             .next();
-        let Some(outcome) = outcome else {
+        let Some(mut outcome) = outcome else {
             // A valid policy always has work in its own region; nothing to report otherwise.
             return Applied {
                 status: policy.status.unwrap_or_default(),
@@ -113,11 +182,51 @@ impl Reconciler for AlarmPolicies {
             };
         };
         record_metrics(&outcome);
+        let mut notes = notes(&outcome, spec_changed);
+        let mut requeue = None;
+        let was_held = previous
+            .as_ref()
+            .and_then(|s| find(&s.conditions, CHANGE_HELD))
+            .is_some_and(|c| c.status == "True");
+        match held {
+            Some(Ok((window, opens))) => {
+                let message = held_message(&window, opens, true);
+                outcome.status.observed_generation = admitted.generation;
+                set_condition(
+                    &mut outcome.status.conditions,
+                    CHANGE_HELD,
+                    Status::True,
+                    "WaitingForWindow",
+                    &message,
+                    admitted.generation,
+                    now,
+                );
+                notes.push(
+                    Note::normal("ChangeHeld", message)
+                        .once(format!("{:?}", policy.metadata.generation)),
+                );
+                requeue = until(opens, now);
+            }
+            Some(Err(why)) => {
+                set_condition(
+                    &mut outcome.status.conditions,
+                    CHANGE_HELD,
+                    Status::False,
+                    "Admitted",
+                    "the declared spec is in effect",
+                    policy.metadata.generation,
+                    now,
+                );
+                notes.extend(self.admission_notes(&why, was_held));
+            }
+            None => {}
+        }
+        outcome.status.admitted = Some(admitted);
         Applied {
-            notes: notes(&outcome, spec_changed),
+            notes,
             error: outcome.errors.first().cloned(),
             status: outcome.status,
-            requeue: None,
+            requeue,
         }
     }
 
@@ -178,6 +287,151 @@ impl Reconciler for AlarmPolicies {
             Note::normal("Deleted", format!("deleted {deleted} alarm(s)")).once("delete"),
         ])
     }
+}
+
+impl AlarmPolicies {
+    /// The gate's decision for `policy`, from the windows in the store.
+    fn gating(
+        &self,
+        policy: &AlarmPolicy,
+        previous: Option<&AlarmPolicyStatus>,
+        now: Timestamp,
+    ) -> Gating {
+        gating(policy, previous, &self.gate_windows(), now)
+    }
+
+    /// A new policy whose creation waits: nothing is written; its status says so.
+    fn held_new(
+        &self,
+        policy: &AlarmPolicy,
+        previous: Option<AlarmPolicyStatus>,
+        window: String,
+        opens: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Applied<AlarmPolicyStatus> {
+        let message = held_message(&window, opens, false);
+        let mut status = previous.unwrap_or_default();
+        for (type_, value, reason) in [
+            (CHANGE_HELD, Status::True, "WaitingForWindow"),
+            (READY, Status::False, "ChangeHeld"),
+            (SYNCED, Status::False, "ChangeHeld"),
+        ] {
+            set_condition(
+                &mut status.conditions,
+                type_,
+                value,
+                reason,
+                &message,
+                None,
+                now,
+            );
+        }
+        Applied {
+            status,
+            notes: vec![
+                Note::normal("ChangeHeld", message)
+                    .once(format!("{:?}", policy.metadata.generation)),
+            ],
+            error: None,
+            requeue: until(opens, now),
+        }
+    }
+
+    /// Events for a change that goes in: on the policy, and an emergency also on the windows it
+    /// went around.
+    fn admission_notes(&self, why: &Admitted, was_held: bool) -> Vec<Note> {
+        match why {
+            Admitted::Emergency { reason } => {
+                let message = format!("let in now, outside any maintenance window: {reason}");
+                let mut notes = vec![Note::warning("EmergencyChange", message.clone())];
+                let windows = self.gate_windows();
+                for window in &windows {
+                    if let Some(object) = self.window_ref(&window.owner) {
+                        notes.push(
+                            Note::warning("EmergencyChange", message.clone()).regarding(object),
+                        );
+                    }
+                }
+                notes
+            }
+            Admitted::WindowOpen { window } if was_held => vec![Note::normal(
+                "ChangeAdmitted",
+                format!("MaintenanceWindow {window} is open: the held change goes in"),
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The gate's decision for `policy` among `windows`, from the spec admitted last (its status). A
+/// policy reconciled before the gate existed counts its observed generation as admitted.
+fn gating(
+    policy: &AlarmPolicy,
+    previous: Option<&AlarmPolicyStatus>,
+    windows: &[GateWindow],
+    now: Timestamp,
+) -> Gating {
+    let gates = gates_of(policy, windows);
+    let declared = serde_json::to_value(&policy.spec).unwrap_or_default();
+    let admitted = previous.and_then(|s| s.admitted.clone()).or_else(|| {
+        previous
+            .filter(|s| {
+                s.observed_generation.is_some()
+                    && s.observed_generation == policy.metadata.generation
+            })
+            .map(|_| AdmittedSpec {
+                generation: policy.metadata.generation,
+                spec: declared.clone(),
+            })
+    });
+    let changed = admitted.as_ref().map(|a| &a.spec) != Some(&declared);
+    let emergency = policy
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(EMERGENCY_CHANGE_ANNOTATION))
+        .map(String::as_str);
+    match admit(changed, &gates, emergency, None, now) {
+        Admission::Admit(Admitted::Unchanged) => Gating::Declared(None),
+        Admission::Admit(why) => Gating::Declared(Some(why)),
+        Admission::Hold { window, opens } => Gating::Held {
+            window,
+            opens,
+            admitted,
+        },
+    }
+}
+
+/// The valid windows of a store that gate AlarmPolicies.
+fn gate_windows_in(store: &Store<DynamicObject>) -> Vec<GateWindow> {
+    let windows: Vec<MaintenanceWindow> = store
+        .state()
+        .iter()
+        .filter(|w| w.metadata.deletion_timestamp.is_none())
+        .filter_map(|w| typed_window(w))
+        .collect();
+    let refs: Vec<&MaintenanceWindow> = windows.iter().collect();
+    gate_windows(&refs)
+}
+
+/// The message of a held change.
+fn held_message(window: &str, opens: Option<Timestamp>, enforcing: bool) -> String {
+    let when = opens
+        .map(|t| format!("opens at {t}"))
+        .unwrap_or_else(|| "has no window ahead".into());
+    let meanwhile = if enforcing {
+        "the spec admitted last is enforced meanwhile"
+    } else {
+        "nothing is written meanwhile"
+    };
+    format!(
+        "spec change held for MaintenanceWindow {window}, which {when}; {meanwhile} (annotation {EMERGENCY_CHANGE_ANNOTATION}: \"<reason>\" lets it in now)"
+    )
+}
+
+/// How long until `at` (and a second past it), if it lies ahead.
+fn until(at: Option<Timestamp>, now: Timestamp) -> Option<std::time::Duration> {
+    at.map(|at| at.duration_since(now).unsigned_abs() + std::time::Duration::from_secs(1))
 }
 
 /// One event per kind of change in this reconcile, naming the alarms (the API server keeps events
@@ -433,14 +687,45 @@ impl Reconciler for Regions {
 pub struct Windows {
     engine: tokio::sync::Mutex<MuteEngine>,
     policies: Store<DynamicObject>,
+    /// Every window: a held change waits for the gate that opens first, not always this one.
+    windows: Store<DynamicObject>,
 }
 
 impl Windows {
-    pub fn new(clients: std::sync::Arc<AwsClients>, policies: Store<DynamicObject>) -> Self {
+    pub fn new(
+        clients: std::sync::Arc<AwsClients>,
+        policies: Store<DynamicObject>,
+        windows: Store<DynamicObject>,
+    ) -> Self {
         Self {
             engine: tokio::sync::Mutex::new(MuteEngine::new(clients)),
             policies,
+            windows,
         }
+    }
+
+    /// The changes held for the window `owner`: gated policies whose change waits for it.
+    fn held_changes(
+        &self,
+        owner: &str,
+        policies: &[AlarmPolicy],
+        now: Timestamp,
+    ) -> Vec<HeldChange> {
+        let windows = gate_windows_in(&self.windows);
+        policies
+            .iter()
+            .filter_map(
+                |policy| match gating(policy, policy.status.as_ref(), &windows, now) {
+                    Gating::Held { window, opens, .. } if window == owner => Some(HeldChange {
+                        kind: "AlarmPolicy".into(),
+                        name: policy.metadata.name.clone().unwrap_or_default(),
+                        generation: policy.metadata.generation.unwrap_or(0),
+                        held_until: opens.map(Time),
+                    }),
+                    _ => None,
+                },
+            )
+            .collect()
     }
 }
 
@@ -531,7 +816,7 @@ impl Reconciler for Windows {
             .await
             .into_iter()
             .next();
-        let Some(outcome) = outcome else {
+        let Some(mut outcome) = outcome else {
             return Applied {
                 status: previous.unwrap_or_default(),
                 notes: Vec::new(),
@@ -539,6 +824,9 @@ impl Reconciler for Windows {
                 requeue: None,
             };
         };
+        let held = self.held_changes(&outcome.owner, &policies, now);
+        outcome.status.held_change_count = i32::try_from(held.len()).unwrap_or(i32::MAX);
+        outcome.status.held_changes = held;
         let mut notes = Vec::new();
         let done: Vec<String> = outcome
             .all_done()
@@ -668,8 +956,8 @@ fn policies_in(store: &Store<DynamicObject>) -> Vec<AlarmPolicy> {
         .collect()
 }
 
-/// The windows that mute `policy`'s alarms: a change of the policy (new alarms, removed ones)
-/// wakes them.
+/// The windows that mute `policy`'s alarms or gate its changes: a change of the policy (new alarms,
+/// removed ones, a held change) wakes them.
 pub fn windows_selecting(
     windows: &Store<DynamicObject>,
     policy: &DynamicObject,
@@ -685,7 +973,9 @@ pub fn windows_selecting(
         .iter()
         .filter(|w| {
             typed_window(w).is_some_and(|window| {
+                let gates = gate_windows(&[&window]);
                 !super::maintenance_window::muted_alarms(&window, &[&policy]).is_empty()
+                    || !gates_of(&policy, &gates).is_empty()
             })
         })
         .map(|w| ObjectRef::from_obj_with(w.as_ref(), window_resource()))

@@ -34,13 +34,15 @@ const BACKOFF_START: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// An event to publish on the object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Note {
     pub warning: bool,
     pub reason: String,
     pub message: String,
     /// Published once per object for this occurrence (a resync repeats nothing); None: every time.
     pub once: Option<String>,
+    /// Another object the event is about instead (a window an emergency change went around).
+    pub regarding: Option<k8s_openapi::api::core::v1::ObjectReference>,
 }
 
 impl Note {
@@ -50,6 +52,7 @@ impl Note {
             reason: reason.to_string(),
             message: message.into(),
             once: None,
+            regarding: None,
         }
     }
 
@@ -58,6 +61,12 @@ impl Note {
             warning: true,
             ..Self::normal(reason, message)
         }
+    }
+
+    /// About `object` instead of the reconciled one.
+    pub fn regarding(mut self, object: k8s_openapi::api::core::v1::ObjectReference) -> Self {
+        self.regarding = Some(object);
+        self
     }
 
     /// Published only the first time this occurrence is seen for the object.
@@ -366,11 +375,11 @@ pub async fn publish<K: Reconciler>(ctx: &Context<K>, object: &DynamicObject, no
         action: "Reconcile".to_string(),
         secondary: None,
     };
-    if let Err(err) = ctx
-        .recorder
-        .publish(&event, &object.object_ref(&K::resource()))
-        .await
-    {
+    let about = note
+        .regarding
+        .clone()
+        .unwrap_or_else(|| object.object_ref(&K::resource()));
+    if let Err(err) = ctx.recorder.publish(&event, &about).await {
         tracing::warn!(object = %key(object), error = %err, "could not publish event");
     }
 }

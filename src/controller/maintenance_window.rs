@@ -21,6 +21,7 @@ use crate::aws::{AwsClients, AwsError, MuteRules, Target};
 use crate::controller::alarm_policy::Mode;
 use crate::plan::alarm::desired_alarms;
 use crate::plan::deletion::Claim;
+use crate::plan::gate::Gate;
 use crate::plan::mute::{
     MuteAction, ObservedMuteRule, ObservedRules, WindowInput, WindowPlan, desired_rules,
     plan_rules, rule_prefix,
@@ -128,6 +129,61 @@ pub fn muted_alarms(
         muted.entry(target_of(policy)).or_default().extend(names);
     }
     muted
+}
+
+/// A window whose change gate selects AlarmPolicies, with its schedule.
+#[derive(Debug, Clone)]
+pub struct GateWindow {
+    /// `<namespace>/<name>`.
+    pub owner: String,
+    pub namespace: String,
+    pub selector: kube::core::Selector,
+    pub schedule: Schedule,
+}
+
+/// The windows among `windows` that gate AlarmPolicies (a valid schedule and an AlarmPolicy
+/// selector in `changeGate`).
+pub fn gate_windows(windows: &[&MaintenanceWindow]) -> Vec<GateWindow> {
+    windows
+        .iter()
+        .filter_map(|window| {
+            let selector = window
+                .spec
+                .change_gate
+                .as_ref()?
+                .alarm_policy_selector
+                .clone()?;
+            let namespace = window
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or("default".into());
+            Some(GateWindow {
+                owner: format!(
+                    "{namespace}/{}",
+                    window.metadata.name.as_deref().unwrap_or_default()
+                ),
+                namespace,
+                selector: kube::core::Selector::try_from(selector).ok()?,
+                schedule: Schedule::parse(&window.spec).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The gates of `policy`: the windows of its namespace whose change gate selects it.
+pub fn gates_of<'a>(policy: &AlarmPolicy, windows: &'a [GateWindow]) -> Vec<Gate<'a>> {
+    use kube::core::SelectorExt;
+    let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
+    let labels = policy.metadata.labels.clone().unwrap_or_default();
+    windows
+        .iter()
+        .filter(|w| w.namespace == namespace && w.selector.matches(&labels))
+        .map(|w| Gate {
+            window: &w.owner,
+            schedule: &w.schedule,
+        })
+        .collect()
 }
 
 /// Where a window's rules would go, before anything is read: the regions of the alarms it mutes.

@@ -113,6 +113,7 @@ pub fn alarm_policy_status(
         alarms,
         summary: Some(summary),
         footprint: Vec::new(),
+        admitted: None,
     }
 }
 

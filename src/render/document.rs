@@ -137,7 +137,15 @@ pub fn document(report: &Report, snapshot: &Snapshot, which: Changes) -> Value {
                 .find(|o| !o.removed && o.owner == key.owner())
             {
                 Some(outcome) => (json!(outcome.status), changes(outcome, which)),
-                None => (Value::Null, Vec::new()),
+                None => (
+                    report
+                        .held
+                        .iter()
+                        .find(|(h, _)| &h.key == key)
+                        .map(|(_, status)| json!(status))
+                        .unwrap_or(Value::Null),
+                    Vec::new(),
+                ),
             },
             Object::ContactCenterRegion(_) => (
                 report
@@ -161,7 +169,21 @@ pub fn document(report: &Report, snapshot: &Snapshot, which: Changes) -> Value {
                 Vec::new(),
             ),
         };
-        objects.push(entry(key, status, object_changes));
+        let mut value = entry(key, status, object_changes);
+        if let Some((held, _)) = report.held.iter().find(|(h, _)| &h.key == key) {
+            let when = report
+                .when_admitted
+                .iter()
+                .find(|o| o.owner == key.owner())
+                .map(|o| changes(o, Changes::Planned))
+                .unwrap_or_default();
+            value["held"] = json!({
+                "window": held.window,
+                "opens": held.opens.map(|t| t.to_string()),
+                "whenAdmitted": when,
+            });
+        }
+        objects.push(value);
     }
     for (key, (_, invalid)) in &snapshot.invalid {
         objects.push(entry(key, unusable_status(invalid, None), Vec::new()));

@@ -261,6 +261,30 @@ pub fn plan_text(report: &Report, invalid: &[String], prune: bool) -> String {
     for window in &report.windows {
         window_plan_lines(&mut out, window);
     }
+    for (held, _) in &report.held {
+        let _ = writeln!(
+            out,
+            "AlarmPolicy {} [change held]: {}",
+            held.key.owner(),
+            crate::commands::held_message(held)
+        );
+        match report
+            .when_admitted
+            .iter()
+            .find(|o| o.owner == held.key.owner())
+        {
+            Some(outcome) if outcome.all_planned().next().is_some() => {
+                let _ = writeln!(out, "  when it goes in:");
+                action_lines(&mut out, outcome, &outcome.target, &outcome.plan);
+                for part in &outcome.elsewhere {
+                    action_lines(&mut out, outcome, &part.target, &part.plan);
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "  when it goes in: nothing to write");
+            }
+        }
+    }
     for region in &report.regions {
         let _ = writeln!(out, "{}", region_line(region));
     }
@@ -425,6 +449,19 @@ fn window_plan_lines(out: &mut String, window: &WindowOutcome) {
     }
 }
 
+/// A new policy whose creation waits for a window, in one line.
+pub fn held_line(held: &crate::commands::Held, status: &AlarmPolicyStatus) -> String {
+    let ready = find(&status.conditions, READY)
+        .map(|c| format!("Ready={} ({})", c.status, c.reason))
+        .unwrap_or_default();
+    format!(
+        "AlarmPolicy {} [{}]: not created yet; {ready}: {}",
+        held.key.owner(),
+        held.declared.spec.region,
+        crate::commands::held_message(held)
+    )
+}
+
 /// A window in one line: open or when it opens next, its rules, how many alarms are muted now.
 pub fn window_line(window: &WindowOutcome) -> String {
     let status = &window.status;
@@ -484,6 +521,11 @@ pub fn result_lines(report: &Report, prune: bool) -> Vec<String> {
                 &outcome.target.region,
                 &outcome.status,
             ));
+        }
+    }
+    for (held, status) in &report.held {
+        if !held.enforcing_admitted {
+            lines.push(held_line(held, status));
         }
     }
     lines.extend(report.regions.iter().map(region_line));

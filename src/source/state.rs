@@ -45,6 +45,9 @@ pub struct Record {
     /// resources were left in place on purpose, so they are not reported as orphans.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retained: bool,
+    /// The spec admitted last (the change gate): enforced while a newer one waits for a window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admitted: Option<serde_json::Value>,
 }
 
 /// Where the state of one manifest path is kept.
