@@ -37,6 +37,14 @@ pub struct RegionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailoverLabels {
+    pub namespace: String,
+    pub name: String,
+    pub trigger: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
 }
@@ -53,6 +61,8 @@ pub struct Metrics {
     leader: Gauge,
     manifest_errors: Gauge,
     region_health: Family<RegionLabels, Gauge>,
+    failovers: Family<FailoverLabels, Counter>,
+    failover_duration: Histogram,
     /// Alarms by state per policy, summed into `alarms`.
     states: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
 }
@@ -71,6 +81,19 @@ impl Metrics {
         let leader = Gauge::default();
         let manifest_errors = Gauge::default();
         let region_health = Family::<RegionLabels, Gauge>::default();
+        let failovers = Family::<FailoverLabels, Counter>::default();
+        let failover_duration =
+            Histogram::new([1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0]);
+        registry.register(
+            "failovers",
+            "Failovers carried out, by plan, trigger (spec, automatic, drill) and result (succeeded, failed)",
+            failovers.clone(),
+        );
+        registry.register(
+            "failover_duration_seconds",
+            "Time from the decision to a validated failover",
+            failover_duration.clone(),
+        );
         registry.register(
             "region_health",
             "1 for a ContactCenterRegion's current health (Healthy, Degraded, Unhealthy, Unknown), 0 for the others",
@@ -119,6 +142,8 @@ impl Metrics {
         Self {
             manifest_errors,
             region_health,
+            failovers,
+            failover_duration,
             registry,
             reconciles,
             duration,
@@ -254,6 +279,26 @@ impl Metrics {
         }
     }
 
+    /// Records a finished failover.
+    pub fn failover(
+        &self,
+        namespace: &str,
+        name: &str,
+        trigger: &str,
+        succeeded: bool,
+        seconds: f64,
+    ) {
+        self.failovers
+            .get_or_create(&FailoverLabels {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                trigger: trigger.to_string(),
+                result: if succeeded { "succeeded" } else { "failed" }.to_string(),
+            })
+            .inc();
+        self.failover_duration.observe(seconds);
+    }
+
     pub fn set_manifest_errors(&self, count: usize) {
         self.manifest_errors
             .set(i64::try_from(count).unwrap_or(i64::MAX));
@@ -292,6 +337,7 @@ mod tests {
         metrics.alarm_states("ns/p", BTreeMap::from([("ALARM".to_string(), 2)]));
         metrics.set_leader(true);
         metrics.set_manifest_errors(3);
+        metrics.failover("cc", "dr", "spec", true, 4.0);
         metrics.region_health(
             "cc",
             "use1",
@@ -308,6 +354,8 @@ mod tests {
             "dialtone_alarms{state=\"OK\"} 0",
             "dialtone_leader 1",
             "dialtone_manifest_errors 3",
+            "dialtone_failovers_total{namespace=\"cc\",name=\"dr\",trigger=\"spec\",result=\"succeeded\"} 1",
+            "dialtone_failover_duration_seconds_count 1",
             "dialtone_region_health{namespace=\"cc\",name=\"use1\",health=\"Degraded\"} 1",
             "dialtone_region_health{namespace=\"cc\",name=\"use1\",health=\"Healthy\"} 0",
         ] {

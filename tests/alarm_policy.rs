@@ -486,7 +486,12 @@ async fn plan_cli_exit_codes_and_json() {
         text.contains("+ create cc-prod-use1-queue-wait-basic"),
         "{text}"
     );
-    assert!(text.contains("Plan: 17 to create"), "{text}");
+    // The 17 alarms of the AlarmPolicies, and the FailoverPlan's DNS lever alarm.
+    assert!(text.contains("Plan: 18 to create"), "{text}");
+    assert!(
+        text.contains("create the DNS lever alarm dialtone/contact-center/connect-dr/dns-lever"),
+        "{text}"
+    );
     assert!(emulator.writes().is_empty(), "plan writes nothing");
 
     let json = dialtone(&emulator, &["plan", "-f", path, "-o", "json"]);
@@ -496,7 +501,7 @@ async fn plan_cli_exit_codes_and_json() {
         "without --detailed-exitcode pending changes are success"
     );
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plan");
-    assert_eq!(parsed["summary"]["create"], 17);
+    assert_eq!(parsed["summary"]["create"], 18);
     let objects = parsed["objects"].as_array().expect("objects");
     let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
     assert_eq!(

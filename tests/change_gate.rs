@@ -10,7 +10,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::{Timestamp, ToSpan};
 use serde_json::Value;
 use support::emulator::Emulator;
-use support::process::{Scratch, dialtone, run_manifests, text, wait_for};
+use support::process::{Scratch, apply_json, dialtone, run_manifests, text, wait_for};
 
 fn policy(name: &str, threshold: u32, alarms: usize, annotation: Option<&str>) -> String {
     let entries: String = (0..alarms)
@@ -47,21 +47,9 @@ fn open_now() -> String {
 }
 
 fn apply(emulator: &Emulator, scratch: &Scratch) -> (Value, String) {
-    let out = dialtone(
-        emulator,
-        &[
-            "apply",
-            "-f",
-            scratch.path(),
-            "-o",
-            "json",
-            "--aws-rate",
-            "all=0",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let document = serde_json::from_slice(&out.stdout).expect("JSON");
-    (document, String::from_utf8_lossy(&out.stderr).to_string())
+    let applied = apply_json(emulator, scratch.path());
+    assert!(applied.success, "{}\n{}", applied.document, applied.log);
+    (applied.document, applied.log)
 }
 
 fn object<'a>(document: &'a Value, kind: &str, name: &str) -> &'a Value {

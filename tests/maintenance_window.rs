@@ -10,7 +10,7 @@ use aws_sdk_cloudwatch::types::{MuteTargets, Rule, Schedule};
 use k8s_openapi::jiff::{Timestamp, ToSpan, tz::TimeZone};
 use serde_json::Value;
 use support::emulator::Emulator;
-use support::process::{Scratch, dialtone, run_manifests, text, wait_for};
+use support::process::{Scratch, apply_json, dialtone, run_manifests, text, wait_for};
 
 /// A policy of 75 alarms: 30 medium, 30 low and 15 of `other` severity.
 fn policy(name: &str, other: &str) -> String {
@@ -57,20 +57,9 @@ fn muted() -> BTreeSet<String> {
 }
 
 fn apply(emulator: &Emulator, scratch: &Scratch) -> Value {
-    let out = dialtone(
-        emulator,
-        &[
-            "apply",
-            "-f",
-            scratch.path(),
-            "-o",
-            "json",
-            "--aws-rate",
-            "all=0",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    serde_json::from_slice(&out.stdout).expect("JSON")
+    let applied = apply_json(emulator, scratch.path());
+    assert!(applied.success, "{}\n{}", applied.document, applied.log);
+    applied.document
 }
 
 fn window_status(document: &Value) -> Value {

@@ -37,7 +37,8 @@ async fn run_serves_metrics_health_and_readiness() {
     assert_eq!(code, 200);
     for wanted in [
         r#"dialtone_reconciles_total{kind="AlarmPolicy",result="ok"}"#,
-        r#"dialtone_aws_requests_total{service="cloudwatch",operation="PutMetricAlarm",outcome="ok"} 17"#,
+        // The AlarmPolicies' 17 alarms and the FailoverPlan's lever alarm.
+        r#"dialtone_aws_requests_total{service="cloudwatch",operation="PutMetricAlarm",outcome="ok"} 18"#,
         "dialtone_reconcile_duration_seconds_bucket",
         "dialtone_drift_found_total",
         "dialtone_leader 1",

@@ -16,6 +16,9 @@ pub const OWNER_TAG: &str = "dialtone.io/owner";
 /// The tag listing which of an alarm's tags came from `spec.tags` (comma-separated keys), so a
 /// key removed from the spec is removed from the alarm while tags set by others stay.
 pub const MANAGED_TAGS_TAG: &str = "dialtone.io/managed-tags";
+/// Tag naming the kind of object that owns an alarm when it is not an AlarmPolicy (the DNS lever
+/// alarm of a FailoverPlan): AlarmPolicies leave such alarms alone, and never call them orphans.
+pub const OWNER_KIND_TAG: &str = "dialtone.io/owner-kind";
 
 /// CloudWatch alarms for a contact center, kept in the declared state.
 ///

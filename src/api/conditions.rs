@@ -61,6 +61,23 @@ pub fn set_condition(
     }
 }
 
+/// `ChangeHeld=False, Admitted`: the declared spec is in effect (no change waits for a window).
+pub fn set_change_admitted(
+    conditions: &mut Vec<Condition>,
+    observed_generation: Option<i64>,
+    now: Timestamp,
+) {
+    set_condition(
+        conditions,
+        CHANGE_HELD,
+        Status::False,
+        "Admitted",
+        "the declared spec is in effect",
+        observed_generation,
+        now,
+    );
+}
+
 /// The condition of type `type_`, if set.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)

@@ -144,6 +144,14 @@ pub struct DnsFailover {
     #[schemars(regex(pattern = r"^Z[A-Z0-9]{1,31}$"))]
     pub hosted_zone_id: String,
 
+    /// How a failover moves DNS. `alarm` (default, statically stable): the PRIMARY records are
+    /// served while a health check on a lever alarm that dialtone owns is healthy; a failover
+    /// publishes one metric value in the secondary's region and calls no Route 53 API at all.
+    /// `recordEdit`: dialtone rewrites the records, which depends on the Route 53 control plane
+    /// (us-east-1) during the failover.
+    #[serde(default)]
+    pub lever: DnsLever,
+
     /// The records, each a PRIMARY/SECONDARY failover pair.
     #[schemars(length(min = 1, max = 50))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
@@ -185,6 +193,17 @@ pub struct DnsRecord {
 
 fn default_ttl() -> i64 {
     60
+}
+
+/// How DNS follows a failover.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DnsLever {
+    /// A lever alarm on a metric dialtone publishes drives a health check on the PRIMARY records.
+    #[default]
+    Alarm,
+    /// Records rewritten with ChangeResourceRecordSets.
+    RecordEdit,
 }
 
 /// DNS record types dialtone manages.
@@ -249,13 +268,17 @@ pub struct Drill {
 pub enum FailoverPhase {
     /// Traffic is where the spec says, nothing in progress.
     Steady,
+    /// A failover is due but the target region is not ready for traffic; nothing was written.
+    Blocked,
     /// Traffic is being shifted.
     FailingOver,
     /// Traffic shifted; the checklist is running.
     Validating,
     /// Traffic runs on the secondary side.
     FailedOver,
-    /// A shift or its checklist failed; see conditions and `lastFailover`.
+    /// A drill is running: failed over on purpose, to fail back after `drill.holdFor`.
+    Drilling,
+    /// A shift or its checklist failed; see conditions and `lastFailover`. Retried with backoff.
     Failed,
 }
 
@@ -285,6 +308,33 @@ pub struct FailoverPlanStatus {
     /// When the next drill is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_drill: Option<Time>,
+    /// The DNS lever as found: for `lever: alarm` the lever alarm and its state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_lever: Option<DnsLeverStatus>,
+    /// Where dialtone wrote resources for this plan (the lever alarm), kept until they are
+    /// deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub footprint: Vec<super::common::Footprint>,
+}
+
+/// The DNS lever.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsLeverStatus {
+    /// `alarm` or `recordEdit`.
+    pub kind: String,
+    /// The lever alarm (in the secondary's region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_name: Option<String>,
+    /// Its region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Its CloudWatch state: OK serves the primary, ALARM the secondary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// True for `recordEdit`: a failover then needs the Route 53 control plane (us-east-1).
+    #[serde(default)]
+    pub depends_on_route53_control_plane: bool,
 }
 
 /// One shift of traffic and its validation.
@@ -297,7 +347,10 @@ pub struct FailoverRecord {
     /// Side the traffic went to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<ActiveRegion>,
-    /// Why: a spec change, an automatic failover, a drill.
+    /// What started it: `spec` (a commit), `automatic`, `drill`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// Why, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// When the shift started.
@@ -306,9 +359,35 @@ pub struct FailoverRecord {
     /// When the checklist finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<Time>,
+    /// Seconds from start to a validated result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// The steps, in order: readiness, traffic, DNS, checklist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
     /// The validation checklist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checklist: Vec<ChecklistItem>,
+}
+
+/// One step of a failover.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord {
+    /// `readiness`, `traffic`, `dns` or `checklist`.
+    pub name: String,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    /// `Succeeded`, `AlreadyDone` (AWS already showed it: nothing written), `Waiting`, `Failed`
+    /// or `Blocked`.
+    pub result: String,
+    /// What was called and what came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// One check after a shift.

@@ -181,6 +181,11 @@ impl CloudWatchAlarms {
         Ok(())
     }
 
+    /// ListTagsForResource: the tags of one alarm.
+    pub async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        list_tags(&self.cloudwatch, &self.limiter, arn).await
+    }
+
     /// TagResource: sets `tags` on the alarm (other tags stay).
     pub async fn tag(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
         self.limiter.acquire("TagResource").await;
@@ -207,6 +212,36 @@ impl CloudWatchAlarms {
                 .untag_resource()
                 .resource_arn(arn)
                 .set_tag_keys(Some(keys.to_vec()))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// PutMetricData: one value of one metric (the DNS lever of a FailoverPlan). A data-plane call:
+    /// it works while CloudWatch's control plane, and Route 53's, are impaired. Stamped now by
+    /// CloudWatch, standard resolution.
+    pub async fn put_metric(
+        &self,
+        namespace: &str,
+        metric_name: &str,
+        dimensions_of: &BTreeMap<String, String>,
+        value: f64,
+    ) -> Result<(), AwsError> {
+        self.limiter.acquire("PutMetricData").await;
+        let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
+            .metric_name(metric_name)
+            .set_dimensions(Some(dimensions(dimensions_of)))
+            .value(value)
+            .unit(StandardUnit::Count)
+            .build();
+        settle(
+            "cloudwatch",
+            "PutMetricData",
+            self.cloudwatch
+                .put_metric_data()
+                .namespace(namespace)
+                .metric_data(datum)
                 .send()
                 .await,
         )?;
@@ -411,6 +446,29 @@ fn observed(alarm: &MetricAlarm) -> ObservedAlarm {
             .alarm_configuration_updated_timestamp()
             .map(|t| t.secs()),
     }
+}
+
+/// ListTagsForResource on any CloudWatch resource (an alarm, a mute rule).
+pub(crate) async fn list_tags(
+    client: &aws_sdk_cloudwatch::Client,
+    limiter: &RateLimiter,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    limiter.acquire("ListTagsForResource").await;
+    let output = settle(
+        "cloudwatch",
+        "ListTagsForResource",
+        client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await,
+    )?;
+    Ok(output
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect())
 }
 
 #[cfg(test)]

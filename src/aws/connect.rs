@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use super::rate::RateLimiter;
 use super::{AwsError, settle};
 use crate::ErrorClass;
+use crate::plan::failover::Distribution;
 use crate::plan::health::{ObservedGroup, ObservedInstance, ObservedTraffic, Replication};
 
 /// Amazon Connect in one region (and role).
@@ -101,6 +102,78 @@ impl ConnectInstances {
                 is_default: g.is_default(),
             })
         }))
+    }
+
+    /// UpdateTrafficDistribution by group ARN, made in the region that takes the traffic (this
+    /// adapter's): telephony, and agents and sign-in when given. The group is UPDATE_IN_PROGRESS
+    /// afterwards; a second update meanwhile is a 409 ResourceConflictException.
+    pub async fn update_traffic(
+        &self,
+        arn: &str,
+        distribution: &Distribution,
+    ) -> Result<(), AwsError> {
+        use aws_sdk_connect::types::{
+            AgentConfig, Distribution as SdkDistribution, SignInConfig, SignInDistribution,
+            TelephonyConfig,
+        };
+        let percentages = |list: &[(String, i32)]| -> Vec<SdkDistribution> {
+            list.iter()
+                .filter_map(|(region, pct)| {
+                    SdkDistribution::builder()
+                        .region(region)
+                        .percentage(*pct)
+                        .build()
+                        .ok()
+                })
+                .collect()
+        };
+        let telephony = TelephonyConfig::builder()
+            .set_distributions(Some(percentages(&distribution.telephony)))
+            .build()
+            .map_err(|e| AwsError::invalid("connect", "UpdateTrafficDistribution", e))?;
+        let agents = match &distribution.agents {
+            Some(agents) => Some(
+                AgentConfig::builder()
+                    .set_distributions(Some(percentages(agents)))
+                    .build()
+                    .map_err(|e| AwsError::invalid("connect", "UpdateTrafficDistribution", e))?,
+            ),
+            None => None,
+        };
+        let sign_in = match &distribution.sign_in {
+            Some(sign_in) => Some(
+                SignInConfig::builder()
+                    .set_distributions(Some(
+                        sign_in
+                            .iter()
+                            .filter_map(|(region, on)| {
+                                SignInDistribution::builder()
+                                    .region(region)
+                                    .enabled(*on)
+                                    .build()
+                                    .ok()
+                            })
+                            .collect(),
+                    ))
+                    .build()
+                    .map_err(|e| AwsError::invalid("connect", "UpdateTrafficDistribution", e))?,
+            ),
+            None => None,
+        };
+        self.limiter.acquire("UpdateTrafficDistribution").await;
+        settle(
+            "connect",
+            "UpdateTrafficDistribution",
+            self.client
+                .update_traffic_distribution()
+                .id(arn)
+                .telephony_config(telephony)
+                .set_agent_config(agents)
+                .set_sign_in_config(sign_in)
+                .send()
+                .await,
+        )?;
+        Ok(())
     }
 
     /// GetTrafficDistribution by group ARN: telephony, agents and sign-in per region.

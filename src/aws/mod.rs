@@ -50,6 +50,21 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// A request dialtone could not even build (a value outside what the SDK accepts): terminal.
+    pub fn invalid(
+        service: &'static str,
+        operation: &'static str,
+        err: impl std::fmt::Display,
+    ) -> Self {
+        AwsError {
+            service,
+            operation,
+            code: None,
+            message: format!("invalid request: {err}"),
+            class: ErrorClass::Terminal,
+        }
+    }
+
     /// Classifies an SDK error: throttling, 5xx, timeouts and connection failures are retryable;
     /// `*NotFound*` codes are not-found; everything else is terminal.
     pub fn from_sdk<E>(

@@ -131,21 +131,7 @@ impl MuteRules {
 
     /// The tags of a rule (its owner tag among them).
     pub async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
-        self.limiter.acquire("ListTagsForResource").await;
-        let output = settle(
-            "cloudwatch",
-            "ListTagsForResource",
-            self.client
-                .list_tags_for_resource()
-                .resource_arn(arn)
-                .send()
-                .await,
-        )?;
-        Ok(output
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect())
+        super::cloudwatch::list_tags(&self.client, &self.limiter, arn).await
     }
 
     /// PutAlarmMuteRule: creates the rule (with its tags) or overwrites it.

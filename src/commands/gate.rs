@@ -113,17 +113,5 @@ pub fn decide(snapshot: &Snapshot, state: &State, now: Timestamp) -> Gated {
 
 /// The message of a held change's `ChangeHeld` condition.
 pub fn held_message(held: &Held) -> String {
-    let when = held
-        .opens
-        .map(|t| format!("opens at {t}"))
-        .unwrap_or_else(|| "has no window ahead".into());
-    let meanwhile = if held.enforcing_admitted {
-        "the spec admitted last is enforced meanwhile"
-    } else {
-        "nothing is written meanwhile"
-    };
-    format!(
-        "spec change held for MaintenanceWindow {}, which {when}; {meanwhile} (annotation {EMERGENCY_CHANGE_ANNOTATION}: \"<reason>\" lets it in now)",
-        held.window
-    )
+    crate::plan::gate::held_message(&held.window, held.opens, held.enforcing_admitted)
 }

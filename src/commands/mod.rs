@@ -1,5 +1,6 @@
 //! The commands behind `dialtone plan`, `apply` and `run --manifests`, with desired state from files.
 
+mod failover;
 mod gate;
 mod source;
 
@@ -295,6 +296,27 @@ fn report_changes(
             render::window_line(window),
         );
     }
+    for plan in &report.plans {
+        record_failover(plan);
+        Metrics::global().reconciled(
+            "FailoverPlan",
+            if plan.errors.is_empty() {
+                "ok"
+            } else {
+                "error"
+            },
+        );
+        for err in &plan.errors {
+            println!("FailoverPlan {}: error: {err}", plan.owner);
+        }
+        if plan.status.phase.is_some() || !plan.status.conditions.is_empty() {
+            print_changed(
+                last,
+                format!("FailoverPlan {}", plan.owner),
+                render::failover_line(plan),
+            );
+        }
+    }
     let problems = snapshot.problems();
     let summary = match snapshot.withheld() {
         Some(why) => format!(
@@ -321,6 +343,26 @@ fn report_changes(
     }
     for line in render::orphan_lines(&report.alarms, prune) {
         print_changed(last, format!("orphan:{line}"), line);
+    }
+}
+
+/// Counts a failover that finished in this sweep.
+fn record_failover(plan: &crate::controller::failover_plan::FailoverOutcome) {
+    let finished = plan.calls.iter().any(|c| c.step != "cleanup");
+    if let (true, Some(record)) = (finished, &plan.status.last_failover)
+        && record.completed_at.is_some()
+    {
+        let (namespace, name) = plan
+            .owner
+            .split_once('/')
+            .unwrap_or(("default", &plan.owner));
+        Metrics::global().failover(
+            namespace,
+            name,
+            record.trigger.as_deref().unwrap_or("spec"),
+            record.checklist.iter().all(|c| c.passed),
+            record.duration_seconds.unwrap_or_default() as f64,
+        );
     }
 }
 

@@ -9,18 +9,23 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 use super::FileOptions;
+use super::failover;
 use super::gate::{self, Gated, Held};
 use crate::api::Object;
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
 use crate::api::common::Footprint;
-use crate::api::conditions::{CHANGE_HELD, READY, SYNCED, Status, find, set_condition};
+use crate::api::conditions::{
+    CHANGE_HELD, READY, SYNCED, Status, find, set_change_admitted, set_condition,
+};
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus};
+use crate::api::failover_plan::FailoverPlanStatus;
 use crate::api::maintenance_window::{HeldChange, MaintenanceWindowStatus};
 use crate::aws::AwsClients;
 use crate::controller::alarm_policy::{
     AlarmEngine, Mode, PolicyOutcome, Subject, SweepOutcome, target_of,
 };
 use crate::controller::contact_center_region::{self as region, KnownAlarms, ProbeOutcome};
+use crate::controller::failover_plan::{FailoverEngine, FailoverOutcome};
 use crate::controller::maintenance_window::{
     self as window, MuteEngine, Standing as WindowStanding, WindowOutcome, WindowView,
 };
@@ -44,6 +49,7 @@ pub struct Report {
     pub held: Vec<(Held, AlarmPolicyStatus)>,
     /// `plan` only: what the held changes would write once they go in.
     pub when_admitted: Vec<PolicyOutcome>,
+    pub plans: Vec<FailoverOutcome>,
 }
 
 impl Report {
@@ -55,6 +61,7 @@ impl Report {
             .flat_map(|o| &o.errors)
             .chain(self.alarms.regions.iter().flat_map(|r| &r.errors))
             .chain(self.windows.iter().flat_map(|w| w.aws_errors()))
+            .chain(self.plans.iter().flat_map(|p| &p.errors))
             .any(|e| e.class == ErrorClass::Retryable)
     }
 }
@@ -70,7 +77,9 @@ pub struct ManifestSource {
     policy_statuses: BTreeMap<String, AlarmPolicyStatus>,
     region_statuses: BTreeMap<String, ContactCenterRegionStatus>,
     window_statuses: BTreeMap<String, MaintenanceWindowStatus>,
+    plan_statuses: BTreeMap<String, FailoverPlanStatus>,
     mute: MuteEngine,
+    failover: FailoverEngine,
     /// The last Connect reads of each region, with the spec and time they were made for.
     probes: BTreeMap<String, (ContactCenterRegion, Timestamp, Probe)>,
     /// Policies whose change was held at the last sweep (to say when they go in).
@@ -85,6 +94,8 @@ impl ManifestSource {
         Ok(Self {
             engine: AlarmEngine::new(clients.clone()),
             mute: MuteEngine::new(clients.clone()),
+            failover: FailoverEngine::new(clients.clone()),
+            plan_statuses: BTreeMap::new(),
             clients,
             options: options.clone(),
             state_file,
@@ -137,6 +148,20 @@ impl ManifestSource {
             .sweep_windows(snapshot, &alarms, withheld.as_deref(), mode)
             .await?;
         list_held_changes(&gated, &mut windows);
+        let plans = failover::sweep_plans(
+            &self.failover,
+            snapshot,
+            &regions,
+            &mut self.state,
+            &mut self.plan_statuses,
+            withheld.as_deref(),
+            mode,
+            now,
+        )
+        .await;
+        if mode == Mode::Apply {
+            self.save()?;
+        }
         let when_admitted = if mode == Mode::Plan && !gated.held.is_empty() {
             self.plan_held(&gated, now).await
         } else {
@@ -148,6 +173,7 @@ impl ManifestSource {
             windows,
             held,
             when_admitted,
+            plans,
         })
     }
 
@@ -508,6 +534,7 @@ fn record_intent(snapshot: &Snapshot, gated: &Gated, state: &mut State) {
                 footprint: scope::footprint_before(policy, &owner, &previous.footprint),
                 retained: false,
                 admitted,
+                failover: None,
             },
         );
     }
@@ -586,15 +613,7 @@ fn mark_held(
                 held_statuses.push((held.clone(), outcome.status.clone()));
             }
             None if gated.gated.contains(&key) || find(conditions, CHANGE_HELD).is_some() => {
-                set_condition(
-                    conditions,
-                    CHANGE_HELD,
-                    Status::False,
-                    "Admitted",
-                    "the declared spec is in effect",
-                    None,
-                    now,
-                )
+                set_change_admitted(conditions, None, now)
             }
             None => {}
         }

@@ -18,7 +18,9 @@ use super::status::{StatusBase, invalid_status};
 use crate::api::Object;
 use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
 use crate::api::common::AdmittedSpec;
-use crate::api::conditions::{CHANGE_HELD, READY, SYNCED, Status, find, set_condition};
+use crate::api::conditions::{
+    CHANGE_HELD, READY, SYNCED, Status, find, set_change_admitted, set_condition,
+};
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus, Health};
 use crate::api::maintenance_window::{
     EMERGENCY_CHANGE_ANNOTATION, HeldChange, MaintenanceWindow, MaintenanceWindowStatus,
@@ -27,7 +29,7 @@ use crate::aws::AwsClients;
 use crate::controller::maintenance_window::{
     GateWindow, MuteEngine, Standing as WindowStanding, WindowView, gate_windows, gates_of,
 };
-use crate::plan::gate::{Admission, Admitted, admit};
+use crate::plan::gate::{Admission, Admitted, admit, held_message};
 use crate::plan::health::{AlarmState, Probe};
 use crate::plan::mute::MuteAction;
 use crate::plan::schedule::Schedule;
@@ -208,12 +210,8 @@ impl Reconciler for AlarmPolicies {
                 requeue = until(opens, now);
             }
             Some(Err(why)) => {
-                set_condition(
+                set_change_admitted(
                     &mut outcome.status.conditions,
-                    CHANGE_HELD,
-                    Status::False,
-                    "Admitted",
-                    "the declared spec is in effect",
                     policy.metadata.generation,
                     now,
                 );
@@ -412,21 +410,6 @@ fn gate_windows_in(store: &Store<DynamicObject>) -> Vec<GateWindow> {
         .collect();
     let refs: Vec<&MaintenanceWindow> = windows.iter().collect();
     gate_windows(&refs)
-}
-
-/// The message of a held change.
-fn held_message(window: &str, opens: Option<Timestamp>, enforcing: bool) -> String {
-    let when = opens
-        .map(|t| format!("opens at {t}"))
-        .unwrap_or_else(|| "has no window ahead".into());
-    let meanwhile = if enforcing {
-        "the spec admitted last is enforced meanwhile"
-    } else {
-        "nothing is written meanwhile"
-    };
-    format!(
-        "spec change held for MaintenanceWindow {window}, which {when}; {meanwhile} (annotation {EMERGENCY_CHANGE_ANNOTATION}: \"<reason>\" lets it in now)"
-    )
 }
 
 /// How long until `at` (and a second past it), if it lies ahead.

@@ -131,28 +131,29 @@ pub fn muted_alarms(
     muted
 }
 
-/// A window whose change gate selects AlarmPolicies, with its schedule.
+/// A window with a change gate, with its schedule.
 #[derive(Debug, Clone)]
 pub struct GateWindow {
     /// `<namespace>/<name>`.
     pub owner: String,
     pub namespace: String,
-    pub selector: kube::core::Selector,
+    /// The AlarmPolicies it gates.
+    pub policies: Option<kube::core::Selector>,
+    /// The FailoverPlans it gates.
+    pub plans: Option<kube::core::Selector>,
     pub schedule: Schedule,
 }
 
-/// The windows among `windows` that gate AlarmPolicies (a valid schedule and an AlarmPolicy
-/// selector in `changeGate`).
+/// The windows among `windows` that have a change gate (and a valid schedule).
 pub fn gate_windows(windows: &[&MaintenanceWindow]) -> Vec<GateWindow> {
+    let selector = |s: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>| {
+        s.clone()
+            .and_then(|s| kube::core::Selector::try_from(s).ok())
+    };
     windows
         .iter()
         .filter_map(|window| {
-            let selector = window
-                .spec
-                .change_gate
-                .as_ref()?
-                .alarm_policy_selector
-                .clone()?;
+            let gate = window.spec.change_gate.as_ref()?;
             let namespace = window
                 .metadata
                 .namespace
@@ -164,26 +165,45 @@ pub fn gate_windows(windows: &[&MaintenanceWindow]) -> Vec<GateWindow> {
                     window.metadata.name.as_deref().unwrap_or_default()
                 ),
                 namespace,
-                selector: kube::core::Selector::try_from(selector).ok()?,
+                policies: selector(&gate.alarm_policy_selector),
+                plans: selector(&gate.failover_plan_selector),
                 schedule: Schedule::parse(&window.spec).ok()?,
             })
         })
         .collect()
 }
 
-/// The gates of `policy`: the windows of its namespace whose change gate selects it.
-pub fn gates_of<'a>(policy: &AlarmPolicy, windows: &'a [GateWindow]) -> Vec<Gate<'a>> {
+/// The gates of an object: the windows of its namespace whose change gate selects it (`pick`
+/// chooses the selector for its kind).
+fn gates_for<'a>(
+    meta: &kube::core::ObjectMeta,
+    windows: &'a [GateWindow],
+    pick: fn(&GateWindow) -> Option<&kube::core::Selector>,
+) -> Vec<Gate<'a>> {
     use kube::core::SelectorExt;
-    let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
-    let labels = policy.metadata.labels.clone().unwrap_or_default();
+    let namespace = meta.namespace.as_deref().unwrap_or("default");
+    let labels = meta.labels.clone().unwrap_or_default();
     windows
         .iter()
-        .filter(|w| w.namespace == namespace && w.selector.matches(&labels))
+        .filter(|w| w.namespace == namespace && pick(w).is_some_and(|s| s.matches(&labels)))
         .map(|w| Gate {
             window: &w.owner,
             schedule: &w.schedule,
         })
         .collect()
+}
+
+/// The gates of `policy`.
+pub fn gates_of<'a>(policy: &AlarmPolicy, windows: &'a [GateWindow]) -> Vec<Gate<'a>> {
+    gates_for(&policy.metadata, windows, |w| w.policies.as_ref())
+}
+
+/// The gates of a FailoverPlan.
+pub fn gates_of_plan<'a>(
+    plan: &crate::api::failover_plan::FailoverPlan,
+    windows: &'a [GateWindow],
+) -> Vec<Gate<'a>> {
+    gates_for(&plan.metadata, windows, |w| w.plans.as_ref())
 }
 
 /// Where a window's rules would go, before anything is read: the regions of the alarms it mutes.

@@ -3,6 +3,7 @@
 pub mod alarm_policy;
 pub mod cluster;
 pub mod contact_center_region;
+pub mod failover_plan;
 pub mod harness;
 pub mod maintenance_window;
 pub mod progress;

@@ -146,7 +146,7 @@ pub fn invalid_status(
 }
 
 /// The Ready and Synced conditions on top of the previous ones (transition times kept).
-fn ready_and_synced(
+pub(crate) fn ready_and_synced(
     base: &StatusBase,
     ready: Status,
     synced: Status,

@@ -43,6 +43,23 @@ pub enum Admission {
 
 /// Decides whether `changed` (the current spec differs from the admitted one, or nothing was
 /// admitted yet) goes in now.
+/// The message of a held change's `ChangeHeld` condition: which window, when it opens, what is
+/// in effect meanwhile, and how to let the change in now.
+pub fn held_message(window: &str, opens: Option<Timestamp>, enforcing: bool) -> String {
+    let when = opens
+        .map(|t| format!("opens at {t}"))
+        .unwrap_or_else(|| "has no window ahead".into());
+    let meanwhile = if enforcing {
+        "the spec admitted last is enforced meanwhile"
+    } else {
+        "nothing is written meanwhile"
+    };
+    format!(
+        "spec change held for MaintenanceWindow {window}, which {when}; {meanwhile} (annotation {}: \"<reason>\" lets it in now)",
+        crate::api::maintenance_window::EMERGENCY_CHANGE_ANNOTATION
+    )
+}
+
 pub fn admit(
     changed: bool,
     gates: &[Gate<'_>],

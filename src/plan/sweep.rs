@@ -7,7 +7,7 @@ use super::alarm::{DesiredAlarm, ObservedAlarm, managed_tag_keys};
 pub use super::deletion::Claim;
 use super::deletion::{Decision, Facts, decide};
 use super::diff::{config_drift, tag_drift};
-use crate::api::alarm_policy::{AlarmStatus, FieldDrift, OWNER_TAG};
+use crate::api::alarm_policy::{AlarmStatus, FieldDrift, OWNER_KIND_TAG, OWNER_TAG};
 
 /// One policy's wishes in one region (and role).
 #[derive(Debug, Clone)]
@@ -68,7 +68,15 @@ pub struct OwnedAlarm {
 }
 
 impl OwnedAlarm {
+    /// The AlarmPolicy that owns the alarm (an alarm another kind owns has none here).
     pub fn owner(&self) -> Option<&str> {
+        if self
+            .tags
+            .get(OWNER_KIND_TAG)
+            .is_some_and(|kind| kind != "AlarmPolicy")
+        {
+            return None;
+        }
         self.tags.get(OWNER_TAG).map(String::as_str)
     }
 }

@@ -14,6 +14,7 @@ use crate::api::conditions::{READY, SYNCED, Status, set_condition};
 use crate::aws::Target;
 use crate::commands::Report;
 use crate::controller::alarm_policy::PolicyOutcome;
+use crate::controller::failover_plan::FailoverOutcome;
 use crate::controller::maintenance_window::WindowOutcome;
 use crate::controller::status::{StatusBase, invalid_status};
 use crate::plan::mute::MuteAction;
@@ -81,6 +82,16 @@ fn window_changes(window: &WindowOutcome, which: Changes) -> Vec<Value> {
         Changes::Planned => window.all_planned().map(|(t, a)| mute_json(a, t)).collect(),
         Changes::Done => window.all_done().map(|(t, a)| mute_json(a, t)).collect(),
     }
+}
+
+fn plan_changes(plan: &FailoverOutcome) -> Vec<Value> {
+    plan.peacetime_writes
+        .iter()
+        .chain(&plan.calls)
+        .map(|c| {
+            json!({"step": c.step, "operation": c.operation, "region": c.region, "detail": c.detail})
+        })
+        .collect()
 }
 
 fn entry(key: &ObjectKey, status: Value, changes: Vec<Value>) -> Value {
@@ -164,10 +175,13 @@ pub fn document(report: &Report, snapshot: &Snapshot, which: Changes) -> Value {
                 Some(window) => (json!(window.status), window_changes(window, which)),
                 None => (Value::Null, Vec::new()),
             },
-            Object::FailoverPlan(_) => (
-                not_reconciled_status(key.kind.as_str(), generation),
-                Vec::new(),
-            ),
+            Object::FailoverPlan(_) => match report.plans.iter().find(|p| p.owner == key.owner()) {
+                Some(plan) => (json!(plan.status), plan_changes(plan)),
+                None => (
+                    not_reconciled_status(key.kind.as_str(), generation),
+                    Vec::new(),
+                ),
+            },
         };
         let mut value = entry(key, status, object_changes);
         if let Some((held, _)) = report.held.iter().find(|(h, _)| &h.key == key) {

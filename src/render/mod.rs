@@ -11,6 +11,7 @@ use crate::aws::Target;
 use crate::commands::Report;
 use crate::controller::alarm_policy::{PolicyOutcome, SweepOutcome};
 use crate::controller::contact_center_region::{ProbeOutcome, READY_FOR_TRAFFIC};
+use crate::controller::failover_plan::FailoverOutcome;
 use crate::controller::maintenance_window::WindowOutcome;
 use crate::plan::mute::MuteAction;
 use crate::plan::sweep::{Action, PolicyPlan};
@@ -28,6 +29,8 @@ pub struct Totals {
     pub errors: usize,
     pub orphans: usize,
     pub kept: usize,
+    /// Failovers due (plan) or carried out (apply).
+    pub failovers: usize,
 }
 
 impl Totals {
@@ -83,11 +86,26 @@ impl Totals {
                 .filter(|r| r.conflict.is_some())
                 .count();
         }
+        for plan in &report.plans {
+            for call in &plan.peacetime_writes {
+                match call.operation {
+                    "PutMetricAlarm" if call.detail.starts_with("create") => totals.create += 1,
+                    _ => totals.update += 1,
+                }
+            }
+            totals.delete += plan
+                .calls
+                .iter()
+                .filter(|c| c.operation == "DeleteAlarms")
+                .count();
+            totals.failovers += usize::from(plan.moving.is_some() && !plan.calls.is_empty());
+            totals.errors += plan.errors.len();
+        }
         totals
     }
 
     pub fn changes(&self) -> usize {
-        self.create + self.update + self.tag + self.adopt + self.delete
+        self.create + self.update + self.tag + self.adopt + self.delete + self.failovers
     }
 }
 
@@ -285,6 +303,9 @@ pub fn plan_text(report: &Report, invalid: &[String], prune: bool) -> String {
             }
         }
     }
+    for plan in &report.plans {
+        failover_plan_lines(&mut out, plan);
+    }
     for region in &report.regions {
         let _ = writeln!(out, "{}", region_line(region));
     }
@@ -294,12 +315,13 @@ pub fn plan_text(report: &Report, invalid: &[String], prune: bool) -> String {
     let t = Totals::of(report);
     let _ = writeln!(
         out,
-        "\nPlan: {} to create, {} to update, {} to tag, {} to adopt, {} to delete; {} kept, {} orphan(s), {} conflict(s), {} invalid, {} error(s).",
+        "\nPlan: {} to create, {} to update, {} to tag, {} to adopt, {} to delete, {} failover(s); {} kept, {} orphan(s), {} conflict(s), {} invalid, {} error(s).",
         t.create,
         t.update,
         t.tag,
         t.adopt,
         t.delete,
+        t.failovers,
         t.kept,
         t.orphans,
         t.conflicts,
@@ -462,6 +484,87 @@ pub fn held_line(held: &crate::commands::Held, status: &AlarmPolicyStatus) -> St
     )
 }
 
+fn failover_plan_lines(out: &mut String, plan: &FailoverOutcome) {
+    let _ = writeln!(out, "{}", failover_line(plan));
+    for call in &plan.peacetime_writes {
+        let _ = writeln!(
+            out,
+            "  ~ {} in {}: {}",
+            call.operation, call.region, call.detail
+        );
+    }
+    if plan.moving.is_some() && !plan.calls.is_empty() {
+        let to = plan
+            .moving
+            .map(crate::plan::failover::side_name)
+            .unwrap_or_default();
+        let _ = writeln!(out, "  ! failover to the {to} side, step by step:");
+        let _ = writeln!(
+            out,
+            "      1. readiness: the target region is ReadyForTraffic"
+        );
+        let mut n = 2;
+        for call in plan.calls.iter().filter(|c| c.step != "cleanup") {
+            let _ = writeln!(
+                out,
+                "      {n}. {}: {} in {}: {}",
+                call.step, call.operation, call.region, call.detail
+            );
+            n += 1;
+        }
+        let _ = writeln!(
+            out,
+            "      {n}. checklist: traffic and the DNS lever read back as intended, the target region is Healthy or Degraded"
+        );
+    }
+    for call in plan.calls.iter().filter(|c| c.step == "cleanup") {
+        let _ = writeln!(
+            out,
+            "  - {} in {}: {}",
+            call.operation, call.region, call.detail
+        );
+    }
+    for err in &plan.errors {
+        let _ = writeln!(out, "  x error  {err}");
+    }
+}
+
+/// A FailoverPlan in one line: where the traffic is, the phase, the last failover.
+pub fn failover_line(plan: &FailoverOutcome) -> String {
+    let status = &plan.status;
+    let active = status
+        .active_region
+        .map(crate::plan::failover::side_name)
+        .unwrap_or("unknown");
+    let phase = status
+        .phase
+        .map(|p| format!("{p:?}"))
+        .unwrap_or_else(|| "-".into());
+    let last = status
+        .last_failover
+        .as_ref()
+        .map(|f| {
+            let passed = f.checklist.iter().filter(|c| c.passed).count();
+            format!(
+                "; last failover {} -> {}{}, checklist {passed}/{} passed",
+                f.from.map(crate::plan::failover::side_name).unwrap_or("?"),
+                f.to.map(crate::plan::failover::side_name).unwrap_or("?"),
+                f.duration_seconds
+                    .map(|d| format!(" in {d} s"))
+                    .unwrap_or_else(|| " (in progress)".into()),
+                f.checklist.len()
+            )
+        })
+        .unwrap_or_default();
+    let ready = find(&status.conditions, READY)
+        .map(|c| format!("Ready={} ({}): {}", c.status, c.reason, c.message))
+        .unwrap_or_else(|| "Ready=Unknown".to_string());
+    format!(
+        "FailoverPlan {}: active {active}, phase {phase}{last}; {ready}",
+        plan.owner
+    )
+}
+
 /// A window in one line: open or when it opens next, its rules, how many alarms are muted now.
 pub fn window_line(window: &WindowOutcome) -> String {
     let status = &window.status;
@@ -529,6 +632,14 @@ pub fn result_lines(report: &Report, prune: bool) -> Vec<String> {
         }
     }
     lines.extend(report.regions.iter().map(region_line));
+    for plan in &report.plans {
+        for err in &plan.errors {
+            lines.push(format!("FailoverPlan {}: error: {err}", plan.owner));
+        }
+        if plan.status.phase.is_some() || !plan.status.conditions.is_empty() {
+            lines.push(failover_line(plan));
+        }
+    }
     for window in &report.windows {
         for err in window.aws_errors() {
             lines.push(format!("MaintenanceWindow {}: error: {err}", window.owner));

@@ -48,6 +48,9 @@ pub struct Record {
     /// The spec admitted last (the change gate): enforced while a newer one waits for a window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admitted: Option<serde_json::Value>,
+    /// A FailoverPlan's last failover, in progress or done: a restart continues it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<crate::api::failover_plan::FailoverRecord>,
 }
 
 /// Where the state of one manifest path is kept.

@@ -52,6 +52,7 @@ import cbor2
 from moto.cloudwatch.models import cloudwatch_backends
 
 from cbor_layer import CBOR_HEADERS, SERVICES, match, service_model, to_cbor_value
+from model_constraints import bounds_violation
 from operations import region as request_region
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -130,12 +131,9 @@ def validate(value: Any, shape, path: str) -> None:
     elif kind == "timestamp":
         if not isinstance(value, (dt.datetime, int, float)) or isinstance(value, bool):
             bad("Member must be a timestamp")
-    size = value if kind in ("integer", "long") else len(value) if kind in ("string", "list") else None
-    noun = "value" if kind in ("integer", "long") else "length"
-    if size is not None and "min" in meta and size < meta["min"]:
-        bad(f"Member must have {noun} greater than or equal to {meta['min']}")
-    if size is not None and "max" in meta and size > meta["max"]:
-        bad(f"Member must have {noun} less than or equal to {meta['max']}")
+    violation = bounds_violation(value, kind, meta)
+    if violation:
+        bad(violation)
 
 
 def _camel(name: str) -> str:

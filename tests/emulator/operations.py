@@ -32,7 +32,8 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern, str]]:
     routes = []
     for name in model.operation_names:
         http = model.operation_model(name).http
-        uri = http["requestUri"].split("?")[0]
+        # Without its trailing slash: ChangeResourceRecordSets' model URI ends in /rrset/, the Rust SDK sends /rrset.
+        uri = http["requestUri"].split("?")[0].rstrip("/") or "/"
         pattern = re.sub(r"\\{[^}]+\\+\\}", ".+", re.escape(uri))
         pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", pattern)
         routes.append((http["method"], re.compile(f"^{pattern}/?$"), name))

@@ -6,9 +6,10 @@ Prints `READY http://HOST:PORT` once it accepts requests. With --exit-with-paren
 standard input closes, so a test process that dies never leaves an emulator behind.
 
 Control endpoints (loopback only, like the rest):
-    POST /moto-api/reset       forget every resource (moto's and the layer's), the recorded calls, injected
-                               faults, outages, Connect settings and the clock of mute rules
-    GET  /_emulator/calls      JSON list of {"service", "operation", "outcome", "client"} of every AWS
+    POST /moto-api/reset       forget every resource (moto's and the layers'), the recorded calls, injected
+                               faults, outages, Connect and Route 53 settings, the clock of mute rules and the
+                               datapoints kept for alarm evaluation
+    GET  /_emulator/calls      JSON list of {"service", "operation", "outcome", "client", "region"} of every AWS
                                request since the reset; outcome is "served", "throttled" or "outage", client
                                is "dialtone" when the SDK's user agent carries app/dialtone
     DELETE /_emulator/calls    forget the recorded calls and injected faults (resources and outages stay)
@@ -32,6 +33,14 @@ Control endpoints (loopback only, like the rest):
     POST /_emulator/clock      {"now": "2026-12-26T03:00:00Z"} (ISO 8601; no offset means UTC): the time alarm
                                mute rules are judged by (their Status, LastUpdatedTimestamp), until changed
     DELETE /_emulator/clock    mute rules follow real time again
+    POST /_emulator/route53/health
+                               {"id": H, "healthy": false|true}: GetHealthCheckStatus of endpoint health check H
+                               (HTTP, HTTPS, *_STR_MATCH, TCP, RECOVERY_CONTROL) reports Failure|Success, and CALCULATED
+                               checks count it so, until changed again (default healthy)
+    POST /_emulator/route53/settings
+                               {"changeSeconds": N}: GetChange answers PENDING for N seconds after a
+                               ChangeResourceRecordSets, then INSYNC; while N > 0 and a change of a zone is PENDING,
+                               another ChangeResourceRecordSets on it answers PriorRequestNotComplete (default 0)
 Control requests with a malformed body answer 400, with an unknown resource 404, both {"message": ...}.
 """
 
@@ -52,13 +61,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cbor_layer import CborLayer  # noqa: E402
 from connect_gr import ConnectGlobalResiliency  # noqa: E402
 from faults import Faults, Outages, throttled, unavailable  # noqa: E402
+from metric_alarms import AlarmEvaluation  # noqa: E402
 from mute_rules import AlarmMuteRules  # noqa: E402
 from operations import identify, region  # noqa: E402
+from route53_layer import Route53Layer  # noqa: E402
 
 
 class Emulator:
     """The whole WSGI application: control endpoints, call recording, outages and throttling, then the
-    service layers (Connect Global Resiliency, CloudWatch alarm mute rules, CloudWatch rpcv2-cbor), then moto."""
+    service layers (Connect Global Resiliency, Route 53, CloudWatch alarm mute rules, CloudWatch rpcv2-cbor,
+    alarm evaluation from PutMetricData), then moto."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -66,8 +78,10 @@ class Emulator:
         self.faults = Faults()
         self.outages = Outages()
         # Layers by service, each answering what moto lacks and passing the rest on.
-        self.mute_rules = AlarmMuteRules(CborLayer(DomainDispatcherApplication(create_backend_app)))
-        self.connect = ConnectGlobalResiliency(self.mute_rules)
+        self.alarm_evaluation = AlarmEvaluation(DomainDispatcherApplication(create_backend_app))
+        self.mute_rules = AlarmMuteRules(CborLayer(self.alarm_evaluation))
+        self.route53 = Route53Layer(self.mute_rules)
+        self.connect = ConnectGlobalResiliency(self.route53)
         self.app = self.connect
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -87,7 +101,9 @@ class Emulator:
             self.faults.clear()
             self.outages.clear()
             self.connect.reset()
+            self.route53.reset()
             self.mute_rules.reset()
+            self.alarm_evaluation.reset()
             return self.app(environ, start_response)
         if path == "/_emulator/calls" and method == "DELETE":
             with self.lock:
@@ -105,6 +121,8 @@ class Emulator:
             return _control(start_response, lambda: self.mute_rules.set_clock(_json(body) if method == "POST" else None))
         if path.startswith("/_emulator/connect/") and method == "POST":
             return _control(start_response, lambda: self.connect.control(path.rsplit("/", 1)[-1], _json(body)))
+        if path.startswith("/_emulator/route53/") and method == "POST":
+            return _control(start_response, lambda: self.route53.control(path.rsplit("/", 1)[-1], _json(body)))
         operation = identify(environ, body)
         if operation is None:
             return self.app(environ, start_response)
@@ -116,7 +134,9 @@ class Emulator:
         agent = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
         client = "dialtone" if "app/dialtone" in agent else "other"
         with self.lock:
-            self.calls.append({"service": service, "operation": name, "outcome": outcome, "client": client})
+            self.calls.append(
+                {"service": service, "operation": name, "outcome": outcome, "client": client, "region": region(environ)}
+            )
         if outcome == "outage":
             return unavailable(service, path.startswith("/service/"), start_response)
         if outcome == "throttled":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,40 +18,12 @@ import botocore.exceptions
 import botocore.model
 import pytest
 
-from server import serve
-
-EAST, WEST = "us-east-1", "us-west-2"
-CBOR_FIRST = ("smithy-rpc-v2-cbor", "json", "rest-json", "rest-xml", "query")
-NO_RETRY = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    server, url = serve("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-
-
-def post(endpoint: str, path: str, spec: dict | None = None, method: str = "POST") -> int:
-    data = json.dumps(spec).encode() if spec is not None else None
-    request = urllib.request.Request(f"{endpoint}{path}", data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status
-    except urllib.error.HTTPError as err:
-        return err.code
-
-
-def calls(endpoint: str) -> list[dict]:
-    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
-        return json.load(reply)
+from emulator_test_support import CBOR_FIRST, EAST, NO_RETRY, WEST, calls, control
 
 
 @pytest.fixture()
 def clients(endpoint):
-    post(endpoint, "/moto-api/reset")
+    control(endpoint, "/moto-api/reset")
 
     def client(service: str, region: str, **extra):
         return boto3.client(
@@ -152,11 +123,11 @@ def test_fully_percent_encoded_arn_is_decoded_and_recorded(endpoint, gr):
     # The Rust SDK encodes ':' as well as '/' in a URI label; botocore leaves ':' as is.
     status, _, body = signed(endpoint, WEST, "GET", f"/traffic-distribution-group/{quote(gr.group['Arn'], safe='')}")
     assert status == 200 and json.loads(body)["TrafficDistributionGroup"]["Id"] == gr.group["Id"]
-    assert calls(endpoint)[-1] == {"service": "connect", "operation": "DescribeTrafficDistributionGroup", "outcome": "served", "client": "other"}
+    assert calls(endpoint)[-1] == {"service": "connect", "operation": "DescribeTrafficDistributionGroup", "outcome": "served", "client": "other", "region": WEST}
 
 
 def test_update_from_the_replica_by_arn_then_in_progress_then_active(endpoint, gr):
-    assert post(endpoint, "/_emulator/connect/settings", {"updateSeconds": 1}) == 200  # room for a loaded machine
+    assert control(endpoint, "/_emulator/connect/settings", {"updateSeconds": 1}) == 200  # room for a loaded machine
     arn = gr.group["Arn"]
     gr.west.update_traffic_distribution(Id=arn, TelephonyConfig=split(0, 100), AgentConfig=split(0, 100))
     assert gr.east.describe_traffic_distribution_group(TrafficDistributionGroupId=arn)["TrafficDistributionGroup"]["Status"] == "UPDATE_IN_PROGRESS"
@@ -179,7 +150,7 @@ def test_update_from_the_replica_by_arn_then_in_progress_then_active(endpoint, g
 
 
 def test_update_validation(endpoint, gr):
-    post(endpoint, "/_emulator/connect/settings", {"updateSeconds": 0})
+    control(endpoint, "/_emulator/connect/settings", {"updateSeconds": 0})
     arn, west = gr.group["Arn"], gr.west
     invalid = ("InvalidRequestException", 400)
     assert error_of(west.update_traffic_distribution, Id=arn, TelephonyConfig=split(45, 55)) == invalid
@@ -197,13 +168,13 @@ def test_update_validation(endpoint, gr):
     west.update_traffic_distribution(Id=other["Arn"], AgentConfig=split(30, 70))
     assert "SignInConfig" not in west.get_traffic_distribution(Id=other["Arn"])
 
-    assert post(endpoint, "/_emulator/connect/group", {"arn": arn, "status": "CREATION_FAILED"}) == 200
+    assert control(endpoint, "/_emulator/connect/group", {"arn": arn, "status": "CREATION_FAILED"}) == 200
     assert error_of(west.update_traffic_distribution, Id=arn, TelephonyConfig=split(0, 100)) == invalid
-    assert post(endpoint, "/_emulator/connect/group", {"arn": arn, "status": "UPDATE_IN_PROGRESS"}) == 200
+    assert control(endpoint, "/_emulator/connect/group", {"arn": arn, "status": "UPDATE_IN_PROGRESS"}) == 200
     assert error_of(west.update_traffic_distribution, Id=arn, TelephonyConfig=split(0, 100)) == ("ResourceConflictException", 409)
     assert west.describe_traffic_distribution_group(TrafficDistributionGroupId=arn)["TrafficDistributionGroup"]["Status"] == "UPDATE_IN_PROGRESS"
-    assert post(endpoint, "/_emulator/connect/group", {"arn": arn, "status": "BROKEN"}) == 400
-    assert post(endpoint, "/_emulator/connect/group", {"arn": arn.replace(gr.group["Id"], "0" * 8 + gr.group["Id"][8:]), "status": "ACTIVE"}) == 404
+    assert control(endpoint, "/_emulator/connect/group", {"arn": arn, "status": "BROKEN"}) == 400
+    assert control(endpoint, "/_emulator/connect/group", {"arn": arn.replace(gr.group["Id"], "0" * 8 + gr.group["Id"][8:]), "status": "ACTIVE"}) == 404
 
 
 def test_traffic_distribution_group_lifecycle(gr, clients):
@@ -252,7 +223,7 @@ def test_replicate_instance_validation(gr, clients):
 
 def test_replication_control_shows_in_describe_instance(endpoint, gr):
     spec = {"region": WEST, "instanceId": gr.id, "replicaRegion": WEST, "status": "INSTANCE_REPLICATION_FAILED", "reason": "quota"}
-    assert post(endpoint, "/_emulator/connect/replication", spec) == 200
+    assert control(endpoint, "/_emulator/connect/replication", spec) == 200
     summaries = {s["Region"]: s for s in gr.west.describe_instance(InstanceId=gr.id)["ReplicationConfiguration"]["ReplicationStatusSummaryList"]}
     assert summaries[WEST]["ReplicationStatus"] == "INSTANCE_REPLICATION_FAILED" and summaries[WEST]["ReplicationStatusReason"] == "quota"
     assert summaries[EAST]["ReplicationStatus"] == "INSTANCE_REPLICATION_COMPLETE"
@@ -260,12 +231,12 @@ def test_replication_control_shows_in_describe_instance(endpoint, gr):
     assert all(s["ReplicationStatus"] == "INSTANCE_REPLICATION_COMPLETE" for s in east_view), "each region has its own view"
     # A source whose replication is not complete cannot get new groups.
     spec.update(region=EAST, status="INSTANCE_REPLICATION_IN_PROGRESS")
-    assert post(endpoint, "/_emulator/connect/replication", spec) == 200
+    assert control(endpoint, "/_emulator/connect/replication", spec) == 200
     assert error_of(gr.east.create_traffic_distribution_group, Name="x", InstanceId=gr.id) == ("ResourceNotReadyException", 409)
-    assert post(endpoint, "/_emulator/connect/replication", {**spec, "status": "DONE"}) == 400
-    assert post(endpoint, "/_emulator/connect/replication", {**spec, "replicaRegion": "eu-west-2"}) == 404
-    assert post(endpoint, "/_emulator/connect/settings", {"updateSeconds": -1}) == 400
-    assert post(endpoint, "/_emulator/connect/nothing", {}) == 404
+    assert control(endpoint, "/_emulator/connect/replication", {**spec, "status": "DONE"}) == 400
+    assert control(endpoint, "/_emulator/connect/replication", {**spec, "replicaRegion": "eu-west-2"}) == 404
+    assert control(endpoint, "/_emulator/connect/settings", {"updateSeconds": -1}) == 400
+    assert control(endpoint, "/_emulator/connect/nothing", {}) == 404
 
 
 def test_rest_json_errors_carry_the_error_type_header(endpoint, gr):
@@ -285,8 +256,8 @@ def test_regional_outage(endpoint, gr, clients, monkeypatch):
         patch.setattr(botocore.model, "PRIORITY_ORDERED_SUPPORTED_PROTOCOLS", CBOR_FIRST)
         watch = {region: clients("cloudwatch", region, config=NO_RETRY) for region in (EAST, WEST)}
     connect = {region: clients("connect", region, config=NO_RETRY) for region in (EAST, WEST)}
-    assert post(endpoint, "/_emulator/outage", {"region": EAST}) == 200
-    post(endpoint, "/_emulator/calls", method="DELETE")  # forgetting calls keeps the outage on
+    assert control(endpoint, "/_emulator/outage", {"region": EAST}) == 200
+    control(endpoint, "/_emulator/calls", method="DELETE")  # forgetting calls keeps the outage on
     assert error_of(connect[EAST].describe_instance, InstanceId=gr.id) == ("InternalServiceException", 500)
     assert error_of(connect[EAST].get_traffic_distribution, Id=gr.group["Arn"]) == ("InternalServiceException", 500)
     assert error_of(connect[EAST].list_instances) == ("InternalServiceException", 500)
@@ -305,26 +276,26 @@ def test_regional_outage(endpoint, gr, clients, monkeypatch):
         ("connect", "GetTrafficDistribution", "served"),
         ("cloudwatch", "DescribeAlarms", "served"),
     ]
-    assert post(endpoint, "/_emulator/outage", method="DELETE") == 200
+    assert control(endpoint, "/_emulator/outage", method="DELETE") == 200
     assert connect[EAST].describe_instance(InstanceId=gr.id)["Instance"]["Id"] == gr.id
     assert watch[EAST].describe_alarms()["MetricAlarms"] == []
 
     # One service only.
-    assert post(endpoint, "/_emulator/outage", {"region": EAST, "service": "connect"}) == 200
+    assert control(endpoint, "/_emulator/outage", {"region": EAST, "service": "connect"}) == 200
     assert error_of(connect[EAST].describe_instance, InstanceId=gr.id) == ("InternalServiceException", 500)
     assert watch[EAST].describe_alarms()["MetricAlarms"] == []
-    assert post(endpoint, "/_emulator/outage", {"service": "connect"}) == 400
-    post(endpoint, "/moto-api/reset")  # a reset ends outages too
+    assert control(endpoint, "/_emulator/outage", {"service": "connect"}) == 400
+    control(endpoint, "/moto-api/reset")  # a reset ends outages too
     assert connect[EAST].list_instances()["InstanceSummaryList"] == []
 
 
 def test_throttling_injection_applies_to_layer_operations(endpoint, gr, clients):
     fault = {"service": "connect", "operation": "GetTrafficDistribution", "every": 1, "count": 1}
-    assert post(endpoint, "/_emulator/faults", fault) == 200
-    post(endpoint, "/_emulator/calls", method="DELETE")  # forgets faults too
-    assert post(endpoint, "/_emulator/faults", fault) == 200
+    assert control(endpoint, "/_emulator/faults", fault) == 200
+    control(endpoint, "/_emulator/calls", method="DELETE")  # forgets faults too
+    assert control(endpoint, "/_emulator/faults", fault) == 200
     assert gr.east.get_traffic_distribution(Id=gr.group["Id"])["Id"] == gr.group["Id"]  # retried once
     assert [c["outcome"] for c in calls(endpoint)] == ["throttled", "served"]
-    assert post(endpoint, "/_emulator/faults", fault) == 200
+    assert control(endpoint, "/_emulator/faults", fault) == 200
     code, status = error_of(clients("connect", EAST, config=NO_RETRY).get_traffic_distribution, Id=gr.group["Id"])
     assert (code, status) == ("ThrottlingException", 429)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import threading
 import urllib.request
 
 import boto3
@@ -14,20 +13,7 @@ import botocore.model
 import cbor2
 import pytest
 
-from server import serve
-
-# botocore prefers awsJson for CloudWatch when a model lists several protocols; the CloudWatch client is made
-# with rpcv2-cbor first so these tests exercise the layer's translation exactly as the Rust SDK does.
-CBOR_FIRST = ("smithy-rpc-v2-cbor", "json", "rest-json", "rest-xml", "query")
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    server, url = serve("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
+from emulator_test_support import CBOR_FIRST, calls
 
 
 @pytest.fixture()
@@ -104,15 +90,12 @@ def test_set_alarm_state_reads_back(cloudwatch):
 def test_calls_are_recorded_and_reset(endpoint, cloudwatch):
     put_alarm(cloudwatch, "c")
     cloudwatch.describe_alarms(AlarmNames=["c"])
-    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
-        calls = json.load(reply)
-    assert calls == [
-        {"service": "cloudwatch", "operation": "PutMetricAlarm", "outcome": "served", "client": "other"},
-        {"service": "cloudwatch", "operation": "DescribeAlarms", "outcome": "served", "client": "other"},
+    assert calls(endpoint) == [
+        {"service": "cloudwatch", "operation": "PutMetricAlarm", "outcome": "served", "client": "other", "region": "us-east-1"},
+        {"service": "cloudwatch", "operation": "DescribeAlarms", "outcome": "served", "client": "other", "region": "us-east-1"},
     ]
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
-    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
-        assert json.load(reply) == []
+    assert calls(endpoint) == []
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
 
 
@@ -135,9 +118,7 @@ def test_every_protocol_is_recorded(endpoint, cloudwatch):
     boto3.client("route53", **session).list_hosted_zones()
     zone = boto3.client("route53", **session).create_hosted_zone(Name="example.com", CallerReference="x")
     boto3.client("route53", **session).get_hosted_zone(Id=zone["HostedZone"]["Id"])
-    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
-        calls = [(c["service"], c["operation"]) for c in json.load(reply)]
-    assert calls == [
+    assert [(c["service"], c["operation"]) for c in calls(endpoint)] == [
         ("resourcegroupstaggingapi", "GetResources"),
         ("route53", "ListHostedZones"),
         ("route53", "CreateHostedZone"),
@@ -154,8 +135,7 @@ def test_injected_throttling_is_the_protocols_own_and_retried(endpoint, cloudwat
     urllib.request.urlopen(request, timeout=10)
     # botocore retries throttling; the third attempt is served.
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
-    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
-        outcomes = [c["outcome"] for c in json.load(reply)]
+    outcomes = [c["outcome"] for c in calls(endpoint)]
     assert outcomes == ["throttled", "throttled", "served"]
     no_retry = boto3.client(
         "cloudwatch",

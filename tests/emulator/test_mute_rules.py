@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import struct
-import threading
 import urllib.error
 import urllib.request
 
@@ -17,36 +15,9 @@ import cbor2
 import pytest
 
 import mute_rules
-from server import serve
+from emulator_test_support import CBOR_FIRST, EAST, NO_RETRY, WEST, calls, control
 
-EAST, WEST = "us-east-1", "us-west-2"
-CBOR_FIRST = ("smithy-rpc-v2-cbor", "json", "rest-json", "rest-xml", "query")
-NO_RETRY = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
 UTC = dt.timezone.utc
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    server, url = serve("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-
-
-def control(endpoint: str, path: str, spec: dict | None = None, method: str = "POST") -> int:
-    data = json.dumps(spec).encode() if spec is not None else None
-    request = urllib.request.Request(f"{endpoint}{path}", data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status
-    except urllib.error.HTTPError as err:
-        return err.code
-
-
-def calls(endpoint: str) -> list[dict]:
-    with urllib.request.urlopen(f"{endpoint}/_emulator/calls", timeout=10) as reply:
-        return json.load(reply)
 
 
 @pytest.fixture()
@@ -392,10 +363,10 @@ def test_calls_are_recorded_throttled_and_cut_by_outages(endpoint, client):
     put_rule(cw, "r")  # botocore retries throttling; the third attempt is served
     cw.get_alarm_mute_rule(AlarmMuteRuleName="r")
     assert calls(endpoint) == [
-        {"service": "cloudwatch", "operation": "PutAlarmMuteRule", "outcome": "throttled", "client": "dialtone"},
-        {"service": "cloudwatch", "operation": "PutAlarmMuteRule", "outcome": "throttled", "client": "dialtone"},
-        {"service": "cloudwatch", "operation": "PutAlarmMuteRule", "outcome": "served", "client": "dialtone"},
-        {"service": "cloudwatch", "operation": "GetAlarmMuteRule", "outcome": "served", "client": "dialtone"},
+        {"service": "cloudwatch", "operation": "PutAlarmMuteRule", "outcome": "throttled", "client": "dialtone", "region": EAST},
+        {"service": "cloudwatch", "operation": "PutAlarmMuteRule", "outcome": "throttled", "client": "dialtone", "region": EAST},
+        {"service": "cloudwatch", "operation": "PutAlarmMuteRule", "outcome": "served", "client": "dialtone", "region": EAST},
+        {"service": "cloudwatch", "operation": "GetAlarmMuteRule", "outcome": "served", "client": "dialtone", "region": EAST},
     ]
 
     control(endpoint, "/_emulator/calls", method="DELETE")

@@ -147,6 +147,22 @@ impl Emulator {
             .count()
     }
 
+    /// The regions in which `operation` (e.g. `connect:UpdateTrafficDistribution`) was served.
+    pub fn regions_of(&self, operation: &str) -> Vec<String> {
+        self.recorded()
+            .iter()
+            .filter(|c| c["outcome"] == "served")
+            .filter(|c| {
+                format!(
+                    "{}:{}",
+                    c["service"].as_str().unwrap_or("?"),
+                    c["operation"].as_str().unwrap_or("?")
+                ) == operation
+            })
+            .map(|c| c["region"].as_str().unwrap_or("?").to_string())
+            .collect()
+    }
+
     /// Calls of `operation` (e.g. `cloudwatch:PutMetricAlarm`) served so far.
     pub fn count(&self, operation: &str) -> usize {
         self.calls().iter().filter(|c| *c == operation).count()

@@ -17,6 +17,29 @@ pub fn dialtone(emulator: &Emulator, args: &[&str]) -> Output {
         .expect("dialtone runs")
 }
 
+/// What `apply_json` saw: the JSON document on stdout, the log on stderr, and the exit.
+pub struct Applied {
+    pub document: serde_json::Value,
+    pub log: String,
+    pub success: bool,
+}
+
+/// `dialtone apply -f <dir> -o json` without client-side rate limits. Panics with the whole output
+/// when stdout is not a JSON document.
+pub fn apply_json(emulator: &Emulator, dir: &str) -> Applied {
+    let out = dialtone(
+        emulator,
+        &["apply", "-f", dir, "-o", "json", "--aws-rate", "all=0"],
+    );
+    let document = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|err| panic!("JSON ({err}): {}", text(&out)));
+    Applied {
+        document,
+        log: String::from_utf8_lossy(&out.stderr).to_string(),
+        success: out.status.success(),
+    }
+}
+
 /// stdout and stderr of a finished run, for assertion messages.
 pub fn text(output: &Output) -> String {
     format!(

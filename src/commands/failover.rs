@@ -1,0 +1,261 @@
+//! FailoverPlans in manifest mode: the change gate (a planned move waits for a window; a failover
+//! whose active side is Unhealthy never waits), the plan engine, the failover in progress kept in
+//! the state file (a new process continues it), and the lever alarm of a plan that is gone.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::Object;
+use crate::api::conditions::{
+    CHANGE_HELD, READY, SYNCED, Status, set_change_admitted, set_condition,
+};
+use crate::api::contact_center_region::{ContactCenterRegion, Health};
+use crate::api::failover_plan::{ActiveRegion, FailoverPlan, FailoverPlanStatus};
+use crate::api::maintenance_window::{EMERGENCY_CHANGE_ANNOTATION, MaintenanceWindow};
+use crate::controller::alarm_policy::Mode;
+use crate::controller::contact_center_region::ProbeOutcome;
+use crate::controller::failover_plan::{
+    FailoverEngine, FailoverOutcome, PlanContext, footprint as plan_footprint,
+};
+use crate::controller::maintenance_window::{gate_windows, gates_of_plan};
+use crate::plan::gate::{Admission, Admitted, admit, held_message};
+use crate::source::state::{Record, State};
+use crate::source::{Kind, ObjectKey, Snapshot};
+
+/// Sweeps every FailoverPlan of the snapshot, and cleans up after those gone from it.
+#[allow(clippy::too_many_arguments)]
+pub async fn sweep_plans(
+    engine: &FailoverEngine,
+    snapshot: &Snapshot,
+    probes: &[ProbeOutcome],
+    state: &mut State,
+    statuses: &mut BTreeMap<String, FailoverPlanStatus>,
+    withheld: Option<&str>,
+    mode: Mode,
+    now: Timestamp,
+) -> Vec<FailoverOutcome> {
+    let windows: Vec<&MaintenanceWindow> = snapshot
+        .objects
+        .values()
+        .filter_map(|(_, o)| match o {
+            Object::MaintenanceWindow(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    let gates = gate_windows(&windows);
+    let region = |namespace: &str, name: &str| {
+        let key = ObjectKey::new(Kind::ContactCenterRegion, namespace, name);
+        let region = match snapshot.objects.get(&key) {
+            Some((_, Object::ContactCenterRegion(region))) => Some(region),
+            _ => None,
+        }?;
+        let status = probes
+            .iter()
+            .find(|p| p.owner == key.owner())
+            .map(|p| &p.status);
+        Some((region, status))
+    };
+    let mut outcomes = Vec::new();
+    for (key, (_, object)) in &snapshot.objects {
+        let Object::FailoverPlan(plan) = object else {
+            continue;
+        };
+        let owner = key.owner();
+        let record = state.record(&key.to_string()).cloned().unwrap_or_default();
+        let mut previous = statuses.get(&owner).cloned().unwrap_or_default();
+        if previous.last_failover.is_none() {
+            // A new process: the failover in progress, from the state file.
+            previous.last_failover = record.failover.clone();
+        }
+
+        // The change gate.
+        let declared = serde_json::to_value(&plan.spec).unwrap_or_default();
+        let admitted: Option<FailoverPlan> = record.admitted.as_ref().and_then(|spec| {
+            let mut earlier = plan.clone();
+            earlier.spec = serde_json::from_value(spec.clone()).ok()?;
+            Some(earlier)
+        });
+        let active = previous
+            .active_region
+            .or(admitted.as_ref().map(|a| a.spec.active_region))
+            .unwrap_or(plan.spec.active_region);
+        let active_ref = match active {
+            ActiveRegion::Primary => &plan.spec.primary.region_ref,
+            ActiveRegion::Secondary => &plan.spec.secondary.region_ref,
+        };
+        let exempt = region(&key.namespace, active_ref).and_then(|(r, s)| {
+            let health = s.and_then(|s| s.health)?;
+            (health == Health::Unhealthy).then(|| {
+                format!(
+                    "the active side's region {} is Unhealthy: a failover never waits for a window",
+                    r.spec.region
+                )
+            })
+        });
+        let emergency = plan
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(EMERGENCY_CHANGE_ANNOTATION))
+            .map(String::as_str);
+        let changed = record.admitted.as_ref() != Some(&declared);
+        let plan_gates = gates_of_plan(plan, &gates);
+        let (effective, held) = match admit(changed, &plan_gates, emergency, exempt.as_deref(), now)
+        {
+            Admission::Admit(why) => {
+                say_admitted(key, &why, mode);
+                (Some(plan.clone()), None)
+            }
+            Admission::Hold { window, opens } => (admitted.clone(), Some((window, opens))),
+        };
+
+        let mut outcome = match &effective {
+            Some(effective) => {
+                let context = PlanContext {
+                    plan: effective,
+                    primary: region(&key.namespace, &effective.spec.primary.region_ref),
+                    secondary: region(&key.namespace, &effective.spec.secondary.region_ref),
+                    previous: Some(&previous),
+                };
+                engine.reconcile(context, mode, now).await
+            }
+            None => FailoverOutcome {
+                owner: owner.clone(),
+                status: previous.clone(),
+                calls: Vec::new(),
+                errors: Vec::new(),
+                moving: None,
+                peacetime_writes: Vec::new(),
+            },
+        };
+        mark_held(
+            &mut outcome.status,
+            held.as_ref(),
+            effective.is_some(),
+            !plan_gates.is_empty(),
+            now,
+        );
+        if mode == Mode::Apply {
+            let secondary: Option<&ContactCenterRegion> = effective
+                .as_ref()
+                .and_then(|e| region(&key.namespace, &e.spec.secondary.region_ref))
+                .map(|(r, _)| r);
+            let footprint = match (&effective, secondary) {
+                (Some(effective), Some(secondary)) => plan_footprint(effective, &owner, secondary),
+                _ => record.footprint.clone(),
+            };
+            state.objects.insert(
+                key.to_string(),
+                Record {
+                    footprint,
+                    admitted: if held.is_some() {
+                        record.admitted.clone()
+                    } else {
+                        Some(declared)
+                    },
+                    failover: outcome.status.last_failover.clone(),
+                    ..Record::default()
+                },
+            );
+        }
+        statuses.insert(owner, outcome.status.clone());
+        outcomes.push(outcome);
+    }
+
+    // Plans gone from the source: their lever alarms go, by the deletion rule.
+    let gone: Vec<(String, String)> = state
+        .objects
+        .keys()
+        .filter_map(|text| {
+            let key = ObjectKey::parse(text)?;
+            (key.kind == Kind::FailoverPlan && !snapshot.declares(&key))
+                .then(|| (text.clone(), key.owner()))
+        })
+        .collect();
+    for (text, owner) in gone {
+        let footprint = state
+            .record(&text)
+            .map(|r| r.footprint.clone())
+            .unwrap_or_default();
+        let (calls, errors, left) = engine.cleanup(&owner, &footprint, withheld, mode).await;
+        if mode == Mode::Apply {
+            if left.is_empty() && errors.is_empty() {
+                state.objects.remove(&text);
+            } else if let Some(record) = state.objects.get_mut(&text) {
+                record.footprint = left;
+            }
+        }
+        statuses.remove(&owner);
+        outcomes.push(FailoverOutcome {
+            owner,
+            status: FailoverPlanStatus::default(),
+            calls,
+            errors,
+            moving: None,
+            peacetime_writes: Vec::new(),
+        });
+    }
+    outcomes
+}
+
+/// Says why a change went in, when it did not simply go in.
+fn say_admitted(key: &ObjectKey, why: &Admitted, mode: Mode) {
+    if mode != Mode::Apply {
+        return;
+    }
+    match why {
+        Admitted::Emergency { reason } => tracing::warn!(
+            event = "EmergencyChange", object = %key, reason = %reason,
+            "EmergencyChange: {key}: let in now, outside any maintenance window: {reason}"
+        ),
+        Admitted::Exempt { reason } => tracing::warn!(
+            event = "ChangeAdmitted", object = %key,
+            "ChangeAdmitted: {key}: {reason}"
+        ),
+        Admitted::WindowOpen { window } => tracing::info!(
+            event = "ChangeAdmitted", object = %key, window = %window,
+            "ChangeAdmitted: {key}: MaintenanceWindow {window} is open, the change goes in"
+        ),
+        Admitted::Ungated | Admitted::Unchanged => {}
+    }
+}
+
+/// Condition `ChangeHeld` on a gated plan; a new plan that waits writes nothing and says so.
+fn mark_held(
+    status: &mut FailoverPlanStatus,
+    held: Option<&(String, Option<Timestamp>)>,
+    enforcing: bool,
+    gated: bool,
+    now: Timestamp,
+) {
+    match held {
+        Some((window, opens)) => {
+            let message = held_message(window, *opens, enforcing);
+            set_condition(
+                &mut status.conditions,
+                CHANGE_HELD,
+                Status::True,
+                "WaitingForWindow",
+                &message,
+                None,
+                now,
+            );
+            if !enforcing {
+                for type_ in [READY, SYNCED] {
+                    set_condition(
+                        &mut status.conditions,
+                        type_,
+                        Status::False,
+                        "ChangeHeld",
+                        &message,
+                        None,
+                        now,
+                    );
+                }
+            }
+        }
+        None if gated => set_change_admitted(&mut status.conditions, None, now),
+        None => {}
+    }
+}
