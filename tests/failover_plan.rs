@@ -25,18 +25,38 @@ fn regions(instance: &str, group: &str) -> String {
     )
 }
 
-fn plan(group: &str, active: &str, annotations: &str) -> String {
+/// A replicated contact center, its hosted zone, and a directory with its regions and plan.
+struct Cc {
+    scratch: Scratch,
+    instance: String,
+    group: String,
+    zone: String,
+}
+
+/// The plan: `activeRegion: active`, the DNS lever `lever`, `extra` metadata (annotations).
+/// Two record pairs: chat (CNAME, with an HTTPS health check on the primary endpoint) and api (A,
+/// no endpoint check).
+fn plan(cc: &Cc, active: &str, lever: &str, extra: &str) -> String {
     format!(
-        "apiVersion: dialtone.io/v1alpha1\nkind: FailoverPlan\nmetadata: {{name: dr, namespace: cc{annotations}}}\nspec:\n  primary: {{regionRef: use1}}\n  secondary: {{regionRef: usw2}}\n  activeRegion: {active}\n  trafficDistribution: {{groupArn: {group}}}\n  dns:\n    hostedZoneId: Z0123456789ABCDEFGHIJ\n    records:\n    - {{name: chat.contact.example.com, type: CNAME, primary: chat-use1.example.com, secondary: chat-usw2.example.com}}\n"
+        "apiVersion: dialtone.io/v1alpha1\nkind: FailoverPlan\nmetadata: {{name: dr, namespace: cc{extra}}}\nspec:\n  primary: {{regionRef: use1}}\n  secondary: {{regionRef: usw2}}\n  activeRegion: {active}\n  trafficDistribution: {{groupArn: {}}}\n  dns:\n    hostedZoneId: {}\n    lever: {lever}\n    records:\n    - {{name: chat.contact.example.com, type: CNAME, primary: chat-use1.example.com, secondary: chat-usw2.example.com, healthCheck: {{protocol: HTTPS, path: /health}}}}\n    - {{name: api.contact.example.com, type: A, ttl: 30, primary: 192.0.2.10, secondary: 198.51.100.10}}\n",
+        cc.group, cc.zone
     )
 }
 
-async fn contact_center(emulator: &Emulator, name: &str) -> (Scratch, String, String) {
+async fn contact_center(emulator: &Emulator, name: &str) -> Cc {
     let (instance, group) = emulator.replicated_instance().await;
-    let scratch = Scratch::empty(name);
-    scratch.write("20-regions.yaml", &regions(&instance, &group));
-    scratch.write("30-plan.yaml", &plan(&group, "primary", ""));
-    (scratch, instance, group)
+    let zone = emulator.hosted_zone("contact.example.com").await;
+    let cc = Cc {
+        scratch: Scratch::empty(name),
+        instance,
+        group,
+        zone,
+    };
+    cc.scratch
+        .write("20-regions.yaml", &regions(&cc.instance, &cc.group));
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "primary", "alarm", ""));
+    cc
 }
 
 fn apply(emulator: &Emulator, scratch: &Scratch) -> (Value, String) {
@@ -84,6 +104,26 @@ async fn lever_state(emulator: &Emulator) -> Option<String> {
         .and_then(|a| a.state_value().map(|s| s.as_str().to_string()))
 }
 
+/// The ids of the CALCULATED check and of the CLOUDWATCH_METRIC check of the plan's peacetime,
+/// after checking there are exactly these two and one HTTPS endpoint check.
+async fn peacetime_checks(emulator: &Emulator) -> (String, String) {
+    let checks = emulator.health_checks().await;
+    let of_type = |kind: &str| -> Vec<String> {
+        checks
+            .iter()
+            .filter(|c| {
+                c.health_check_config()
+                    .is_some_and(|config| config.r#type().as_str() == kind)
+            })
+            .map(|c| c.id().to_string())
+            .collect()
+    };
+    assert_eq!(of_type("HTTPS").len(), 1, "{checks:?}");
+    let (calculated, metric) = (of_type("CALCULATED"), of_type("CLOUDWATCH_METRIC"));
+    assert_eq!((calculated.len(), metric.len()), (1, 1), "{checks:?}");
+    (calculated[0].clone(), metric[0].clone())
+}
+
 fn route53_calls(emulator: &Emulator) -> Vec<String> {
     emulator
         .dialtone_calls()
@@ -96,8 +136,8 @@ fn route53_calls(emulator: &Emulator) -> Vec<String> {
 async fn a_commit_fails_over_with_one_traffic_call_and_no_route53_call_then_fails_back() {
     let emulator = Emulator::acquire().await;
     emulator.set_update_seconds(1);
-    let (scratch, _, group) = contact_center(&emulator, "fp-flip").await;
-    let (document, _) = apply(&emulator, &scratch);
+    let cc = contact_center(&emulator, "fp-flip").await;
+    let (document, _) = apply(&emulator, &cc.scratch);
     let status = plan_status(&document);
     assert_eq!(status["phase"], "Steady", "{status}");
     assert_eq!(status["activeRegion"], "primary");
@@ -106,8 +146,27 @@ async fn a_commit_fails_over_with_one_traffic_call_and_no_route53_call_then_fail
         Some("OK"),
         "the lever alarm exists"
     );
+    // Peacetime in Route 53: the record pairs, the endpoint check, the check on the lever alarm,
+    // and on chat's PRIMARY record a CALCULATED check requiring both.
+    let (calculated, metric) = peacetime_checks(&emulator).await;
+    assert_eq!(
+        emulator.failover_records(&cc.zone).await,
+        [
+            format!("api.contact.example.com. A PRIMARY dialtone/cc/dr/primary 192.0.2.10 {metric}"),
+            "api.contact.example.com. A SECONDARY dialtone/cc/dr/secondary 198.51.100.10".into(),
+            format!(
+                "chat.contact.example.com. CNAME PRIMARY dialtone/cc/dr/primary chat-use1.example.com {calculated}"
+            ),
+            "chat.contact.example.com. CNAME SECONDARY dialtone/cc/dr/secondary chat-usw2.example.com"
+                .into(),
+        ]
+    );
+    assert!(
+        emulator.healthy(&calculated).await,
+        "Route 53 answers PRIMARY"
+    );
     emulator.forget_calls();
-    apply(&emulator, &scratch);
+    apply(&emulator, &cc.scratch);
     assert!(
         emulator.writes().is_empty(),
         "peacetime converged: {:?}",
@@ -115,9 +174,10 @@ async fn a_commit_fails_over_with_one_traffic_call_and_no_route53_call_then_fail
     );
 
     // The commit.
-    scratch.write("30-plan.yaml", &plan(&group, "secondary", ""));
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "secondary", "alarm", ""));
     emulator.forget_calls();
-    let (document, log) = apply(&emulator, &scratch);
+    let (document, log) = apply(&emulator, &cc.scratch);
     assert_eq!(
         emulator.regions_of("connect:UpdateTrafficDistribution"),
         ["us-west-2"],
@@ -133,10 +193,14 @@ async fn a_commit_fails_over_with_one_traffic_call_and_no_route53_call_then_fail
         route53_calls(&emulator)
     );
     assert_eq!(
-        telephony(&emulator, &group).await,
+        telephony(&emulator, &cc.group).await,
         [("us-east-1".to_string(), 0), ("us-west-2".to_string(), 100)]
     );
     assert_eq!(lever_state(&emulator).await.as_deref(), Some("ALARM"));
+    assert!(
+        !emulator.healthy(&calculated).await && !emulator.healthy(&metric).await,
+        "Route 53's health checkers now answer the SECONDARY records"
+    );
     let status = plan_status(&document);
     assert_eq!(status["phase"], "FailedOver", "{status}");
     assert_eq!(status["activeRegion"], "secondary");
@@ -165,7 +229,7 @@ async fn a_commit_fails_over_with_one_traffic_call_and_no_route53_call_then_fail
     assert!(last["durationSeconds"].is_number());
 
     emulator.forget_calls();
-    apply(&emulator, &scratch);
+    apply(&emulator, &cc.scratch);
     assert!(
         emulator.writes().is_empty(),
         "a second apply writes nothing: {:?}",
@@ -174,33 +238,36 @@ async fn a_commit_fails_over_with_one_traffic_call_and_no_route53_call_then_fail
 
     // Failback, with the Route 53 control plane down: it is not needed.
     emulator.outage("us-east-1", Some("route53"));
-    scratch.write("30-plan.yaml", &plan(&group, "primary", ""));
-    let (document, log) = apply(&emulator, &scratch);
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "primary", "alarm", ""));
+    let (document, log) = apply(&emulator, &cc.scratch);
     emulator.end_outages();
     let status = plan_status(&document);
     assert_eq!(status["phase"], "Steady", "{status}\n{log}");
     assert_eq!(
-        telephony(&emulator, &group).await,
+        telephony(&emulator, &cc.group).await,
         [("us-east-1".to_string(), 100), ("us-west-2".to_string(), 0)]
     );
     assert_eq!(lever_state(&emulator).await.as_deref(), Some("OK"));
+    assert!(emulator.healthy(&calculated).await, "PRIMARY again");
 }
 
 #[tokio::test]
 async fn a_target_that_is_not_ready_blocks_with_no_write_unless_forced() {
     let emulator = Emulator::acquire().await;
     emulator.set_update_seconds(0);
-    let (scratch, instance, group) = contact_center(&emulator, "fp-blocked").await;
-    apply(&emulator, &scratch);
+    let cc = contact_center(&emulator, "fp-blocked").await;
+    apply(&emulator, &cc.scratch);
     emulator.set_replication(
         "us-west-2",
-        &instance,
+        &cc.instance,
         "us-west-2",
         "INSTANCE_REPLICATION_IN_PROGRESS",
     );
-    scratch.write("30-plan.yaml", &plan(&group, "secondary", ""));
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "secondary", "alarm", ""));
     emulator.forget_calls();
-    let (document, _) = apply(&emulator, &scratch);
+    let (document, _) = apply(&emulator, &cc.scratch);
     assert!(emulator.writes().is_empty(), "{:?}", emulator.writes());
     let status = plan_status(&document);
     assert_eq!(status["phase"], "Blocked", "{status}");
@@ -217,15 +284,16 @@ async fn a_target_that_is_not_ready_blocks_with_no_write_unless_forced() {
         "{ready}"
     );
 
-    scratch.write(
+    cc.scratch.write(
         "30-plan.yaml",
         &plan(
-            &group,
+            &cc,
             "secondary",
+            "alarm",
             ", annotations: {dialtone.io/force-failover: \"INC-5 primary is down\"}",
         ),
     );
-    let (document, _) = apply(&emulator, &scratch);
+    let (document, _) = apply(&emulator, &cc.scratch);
     let status = plan_status(&document);
     assert_eq!(status["activeRegion"], "secondary", "{status}");
     assert_eq!(
@@ -245,13 +313,14 @@ async fn a_target_that_is_not_ready_blocks_with_no_write_unless_forced() {
 #[tokio::test]
 async fn plan_previews_a_pending_failover_as_steps_and_calls_and_writes_nothing() {
     let emulator = Emulator::acquire().await;
-    let (scratch, _, group) = contact_center(&emulator, "fp-plan").await;
-    apply(&emulator, &scratch);
-    scratch.write("30-plan.yaml", &plan(&group, "secondary", ""));
+    let cc = contact_center(&emulator, "fp-plan").await;
+    apply(&emulator, &cc.scratch);
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "secondary", "alarm", ""));
     emulator.forget_calls();
     let out = dialtone(
         &emulator,
-        &["plan", "-f", scratch.path(), "--detailed-exitcode"],
+        &["plan", "-f", cc.scratch.path(), "--detailed-exitcode"],
     );
     let output = text(&out);
     assert_eq!(out.status.code(), Some(2), "{output}");
@@ -278,13 +347,14 @@ async fn plan_previews_a_pending_failover_as_steps_and_calls_and_writes_nothing(
 async fn a_crash_after_the_traffic_call_is_finished_by_the_next_apply_without_a_second_call() {
     let emulator = Emulator::acquire().await;
     emulator.set_update_seconds(6);
-    let (scratch, _, group) = contact_center(&emulator, "fp-crash").await;
-    apply(&emulator, &scratch);
-    scratch.write("30-plan.yaml", &plan(&group, "secondary", ""));
+    let cc = contact_center(&emulator, "fp-crash").await;
+    apply(&emulator, &cc.scratch);
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "secondary", "alarm", ""));
     emulator.forget_calls();
     let (mut child, lines) = spawn(
         &emulator,
-        &["apply", "-f", scratch.path(), "--aws-rate", "all=0"],
+        &["apply", "-f", cc.scratch.path(), "--aws-rate", "all=0"],
     );
     wait_for(&lines, "UpdateTrafficDistribution", Duration::from_secs(60));
     // kill -9 while the group is UPDATE_IN_PROGRESS.
@@ -301,7 +371,7 @@ async fn a_crash_after_the_traffic_call_is_finished_by_the_next_apply_without_a_
         "the DNS step did not run yet"
     );
 
-    let (document, log) = apply(&emulator, &scratch);
+    let (document, log) = apply(&emulator, &cc.scratch);
     let status = plan_status(&document);
     assert_eq!(status["phase"], "FailedOver", "{status}\n{log}");
     assert_eq!(
@@ -318,5 +388,132 @@ async fn a_crash_after_the_traffic_call_is_finished_by_the_next_apply_without_a_
         status["lastFailover"]["checklist"]
             .as_array()
             .is_some_and(|c| c.iter().all(|c| c["passed"] == true))
+    );
+}
+
+#[tokio::test]
+async fn record_edit_rewrites_the_primary_records_and_says_it_needs_route53() {
+    let emulator = Emulator::acquire().await;
+    emulator.set_update_seconds(0);
+    emulator.set_change_seconds(1);
+    let cc = contact_center(&emulator, "fp-record-edit").await;
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "primary", "recordEdit", ""));
+    let (document, log) = apply(&emulator, &cc.scratch);
+    let status = plan_status(&document);
+    assert_eq!(status["phase"], "Steady", "{status}\n{log}");
+    assert_eq!(status["dnsLever"]["dependsOnRoute53ControlPlane"], true);
+    let endpoint: Vec<String> = emulator
+        .health_checks()
+        .await
+        .iter()
+        .map(|c| c.id().to_string())
+        .collect();
+    assert_eq!(endpoint.len(), 1, "the endpoint check only: no lever");
+    let primary_records = |records: &[String]| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| r.contains(" PRIMARY "))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        primary_records(&emulator.failover_records(&cc.zone).await),
+        [
+            "api.contact.example.com. A PRIMARY dialtone/cc/dr/primary 192.0.2.10".to_string(),
+            format!(
+                "chat.contact.example.com. CNAME PRIMARY dialtone/cc/dr/primary chat-use1.example.com {}",
+                endpoint[0]
+            ),
+        ]
+    );
+
+    // The failover: one change batch rewrites the PRIMARY records to the secondary's values.
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "secondary", "recordEdit", ""));
+    emulator.forget_calls();
+    let (document, log) = apply(&emulator, &cc.scratch);
+    let status = plan_status(&document);
+    assert_eq!(status["phase"], "FailedOver", "{status}\n{log}");
+    assert_eq!(emulator.count("route53:ChangeResourceRecordSets"), 1);
+    assert!(
+        emulator.count("route53:GetChange") >= 1,
+        "waited for INSYNC"
+    );
+    assert_eq!(
+        primary_records(&emulator.failover_records(&cc.zone).await),
+        [
+            "api.contact.example.com. A PRIMARY dialtone/cc/dr/primary 198.51.100.10",
+            "chat.contact.example.com. CNAME PRIMARY dialtone/cc/dr/primary chat-usw2.example.com",
+        ]
+    );
+    let last = &status["lastFailover"];
+    assert_eq!(last["steps"][2]["name"], "dns");
+    assert_eq!(last["steps"][2]["result"], "Succeeded", "{last}");
+    assert!(
+        last["checklist"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["name"] == "the DNS records read back as intended" && c["passed"] == true)),
+        "{last}"
+    );
+    emulator.forget_calls();
+    apply(&emulator, &cc.scratch);
+    assert!(emulator.writes().is_empty(), "{:?}", emulator.writes());
+
+    // Failback puts the primary values and the endpoint check back.
+    cc.scratch
+        .write("30-plan.yaml", &plan(&cc, "primary", "recordEdit", ""));
+    let (document, _) = apply(&emulator, &cc.scratch);
+    assert_eq!(plan_status(&document)["phase"], "Steady");
+    assert!(
+        primary_records(&emulator.failover_records(&cc.zone).await)[1]
+            .ends_with(&format!("chat-use1.example.com {}", endpoint[0]))
+    );
+}
+
+#[tokio::test]
+async fn what_the_spec_no_longer_declares_goes_from_route53_and_cloudwatch() {
+    let emulator = Emulator::acquire().await;
+    let cc = contact_center(&emulator, "fp-removed").await;
+    apply(&emulator, &cc.scratch);
+    assert_eq!(emulator.failover_records(&cc.zone).await.len(), 4);
+    assert_eq!(emulator.health_checks().await.len(), 3);
+
+    // chat's pair removed (api stays): its records, its endpoint and CALCULATED checks go.
+    let without_chat: String = plan(&cc, "primary", "alarm", "")
+        .lines()
+        .filter(|l| !l.contains("chat.contact"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    cc.scratch.write("30-plan.yaml", &without_chat);
+    let preview = dialtone(
+        &emulator,
+        &["plan", "-f", cc.scratch.path(), "--detailed-exitcode"],
+    );
+    assert_eq!(preview.status.code(), Some(2), "{}", text(&preview));
+    assert!(
+        text(&preview).contains("DELETE chat.contact.example.com. CNAME PRIMARY"),
+        "{}",
+        text(&preview)
+    );
+    let (_, log) = apply(&emulator, &cc.scratch);
+    let records = emulator.failover_records(&cc.zone).await;
+    assert_eq!(records.len(), 2, "{records:?}\n{log}");
+    assert!(records.iter().all(|r| r.starts_with("api.")));
+    let checks = emulator.health_checks().await;
+    assert_eq!(checks.len(), 1, "the lever's check only: {checks:?}");
+
+    // The plan removed: everything it wrote goes.
+    cc.scratch.remove("30-plan.yaml");
+    let (_, log) = apply(&emulator, &cc.scratch);
+    assert!(
+        emulator.failover_records(&cc.zone).await.is_empty(),
+        "{log}"
+    );
+    assert!(emulator.health_checks().await.is_empty(), "{log}");
+    assert_eq!(
+        lever_state(&emulator).await,
+        None,
+        "the lever alarm is gone"
     );
 }

@@ -5,6 +5,7 @@ pub mod cloudwatch;
 pub mod connect;
 pub mod mute_rules;
 pub mod rate;
+pub mod route53;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,11 +21,15 @@ pub use cloudwatch::CloudWatchAlarms;
 pub use connect::ConnectInstances;
 pub use mute_rules::MuteRules;
 pub use rate::{RateLimiter, RateLimits};
+pub use route53::Route53;
 
 /// Attempts per AWS call (the SDK's standard retry mode: exponential backoff with jitter on
 /// throttling, 5xx and transient network errors).
 const MAX_ATTEMPTS: u32 = 6;
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Where Route 53's control plane is, and its calls are signed.
+pub const ROUTE53_REGION: &str = "us-east-1";
 
 /// Error codes AWS uses for throttling, across protocols.
 const THROTTLING: &[&str] = &[
@@ -153,6 +158,7 @@ struct Regional {
     cloudwatch: Arc<CloudWatchAlarms>,
     connect: Arc<ConnectInstances>,
     mute_rules: Arc<MuteRules>,
+    route53: Arc<Route53>,
 }
 
 /// One client set per region and role, built on first use and shared by every object there, so
@@ -202,6 +208,16 @@ impl AwsClients {
         self.regional(target).await.connect.clone()
     }
 
+    /// The Route 53 adapter of the account `role_arn` reaches (Route 53's control plane is in
+    /// us-east-1, where its calls are signed).
+    pub async fn route53(&self, role_arn: Option<&str>) -> Arc<Route53> {
+        let target = Target {
+            region: ROUTE53_REGION.into(),
+            role_arn: role_arn.map(str::to_string),
+        };
+        self.regional(&target).await.route53.clone()
+    }
+
     async fn regional(&self, target: &Target) -> Arc<Regional> {
         if let Some(existing) = self.lock().get(target) {
             return existing.clone();
@@ -211,7 +227,8 @@ impl AwsClients {
         let created = Arc::new(Regional {
             cloudwatch: Arc::new(CloudWatchAlarms::new(&config, limiter.clone())),
             connect: Arc::new(ConnectInstances::new(&config, limiter.clone())),
-            mute_rules: Arc::new(MuteRules::new(&config, limiter)),
+            mute_rules: Arc::new(MuteRules::new(&config, limiter.clone())),
+            route53: Arc::new(Route53::new(&config, limiter)),
         });
         self.lock().entry(target.clone()).or_insert(created).clone()
     }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The default quotas per region (requests per second): CloudWatch's (mute rules included), and
-/// Amazon Connect's 2 per second per API.
+/// The default quotas per region (requests per second): CloudWatch's (mute rules included),
+/// Amazon Connect's 2 per second per API, and Route 53's 5 per second per account, shared by all
+/// its APIs (one bucket, `Route53`).
 const DEFAULTS: &[(&str, f64)] = &[
     ("PutMetricAlarm", 3.0),
     ("DescribeAlarms", 9.0),
@@ -22,6 +23,7 @@ const DEFAULTS: &[(&str, f64)] = &[
     ("DescribeTrafficDistributionGroup", 2.0),
     ("GetTrafficDistribution", 2.0),
     ("UpdateTrafficDistribution", 2.0),
+    (super::route53::RATE_BUCKET, 5.0),
 ];
 
 /// Requests per second per operation; 0 means unlimited.

@@ -10,14 +10,12 @@ use crate::api::Object;
 use crate::api::conditions::{
     CHANGE_HELD, READY, SYNCED, Status, set_change_admitted, set_condition,
 };
-use crate::api::contact_center_region::{ContactCenterRegion, Health};
+use crate::api::contact_center_region::Health;
 use crate::api::failover_plan::{ActiveRegion, FailoverPlan, FailoverPlanStatus};
 use crate::api::maintenance_window::{EMERGENCY_CHANGE_ANNOTATION, MaintenanceWindow};
 use crate::controller::alarm_policy::Mode;
 use crate::controller::contact_center_region::ProbeOutcome;
-use crate::controller::failover_plan::{
-    FailoverEngine, FailoverOutcome, PlanContext, footprint as plan_footprint,
-};
+use crate::controller::failover_plan::{FailoverEngine, FailoverOutcome, PlanContext};
 use crate::controller::maintenance_window::{gate_windows, gates_of_plan};
 use crate::plan::gate::{Admission, Admitted, admit, held_message};
 use crate::source::state::{Record, State};
@@ -68,6 +66,9 @@ pub async fn sweep_plans(
             // A new process: the failover in progress, from the state file.
             previous.last_failover = record.failover.clone();
         }
+        if previous.footprint.is_empty() {
+            previous.footprint = record.footprint.clone();
+        }
 
         // The change gate.
         let declared = serde_json::to_value(&plan.spec).unwrap_or_default();
@@ -117,6 +118,7 @@ pub async fn sweep_plans(
                     primary: region(&key.namespace, &effective.spec.primary.region_ref),
                     secondary: region(&key.namespace, &effective.spec.secondary.region_ref),
                     previous: Some(&previous),
+                    withheld,
                 };
                 engine.reconcile(context, mode, now).await
             }
@@ -137,13 +139,11 @@ pub async fn sweep_plans(
             now,
         );
         if mode == Mode::Apply {
-            let secondary: Option<&ContactCenterRegion> = effective
-                .as_ref()
-                .and_then(|e| region(&key.namespace, &e.spec.secondary.region_ref))
-                .map(|(r, _)| r);
-            let footprint = match (&effective, secondary) {
-                (Some(effective), Some(secondary)) => plan_footprint(effective, &owner, secondary),
-                _ => record.footprint.clone(),
+            // The engine keeps the footprint (its status); a held plan keeps the recorded one.
+            let footprint = if effective.is_some() {
+                outcome.status.footprint.clone()
+            } else {
+                record.footprint.clone()
             };
             state.objects.insert(
                 key.to_string(),

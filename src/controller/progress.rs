@@ -35,7 +35,7 @@ impl<'a> Progress<'a> {
     }
 
     /// Logs one write as it is made.
-    pub fn log(&mut self, write: Write<'_>, result: &Result<(), AwsError>) {
+    pub fn log<T>(&mut self, write: Write<'_>, result: &Result<T, AwsError>) {
         self.done += 1;
         let (kind, region, done, total) = (self.kind, &self.target.region, self.done, self.total);
         let Write {
@@ -45,7 +45,7 @@ impl<'a> Progress<'a> {
             line,
         } = write;
         match result {
-            Ok(()) => tracing::info!(
+            Ok(_) => tracing::info!(
                 kind, region = %region, owner = %owner, action = verb, name = %name, done, total,
                 "{kind} {owner} [{region}]: {line} ({done}/{total})"
             ),

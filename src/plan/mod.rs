@@ -3,6 +3,7 @@
 pub mod alarm;
 pub mod deletion;
 pub mod diff;
+pub mod dns;
 pub mod failover;
 pub mod gate;
 pub mod health;

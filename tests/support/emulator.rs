@@ -403,4 +403,102 @@ impl Emulator {
     pub fn forget_calls(&self) {
         self.request("DELETE", "/_emulator/calls", "");
     }
+
+    /// A Route 53 client of the current SDK, pointed at the emulator.
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_route53::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            ))
+            .build();
+        aws_sdk_route53::Client::from_conf(config)
+    }
+
+    /// A public hosted zone, as an administrator creates it: its id (`Z...`).
+    pub async fn hosted_zone(&self, name: &str) -> String {
+        let created = self
+            .route53()
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("test-{name}-{}", std::process::id()))
+            .send()
+            .await
+            .expect("CreateHostedZone");
+        let id = created.hosted_zone().expect("hosted zone").id();
+        id.trim_start_matches("/hostedzone/").to_string()
+    }
+
+    /// The record sets of a zone that carry a set identifier (failover records), as
+    /// `name type failover set-identifier value [health check id]` lines, sorted.
+    pub async fn failover_records(&self, zone: &str) -> Vec<String> {
+        let listed = self
+            .route53()
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .expect("ListResourceRecordSets");
+        let mut lines: Vec<String> = listed
+            .resource_record_sets()
+            .iter()
+            .filter(|r| r.set_identifier().is_some())
+            .map(|r| {
+                format!(
+                    "{} {} {} {} {}{}",
+                    r.name(),
+                    r.r#type().as_str(),
+                    r.failover().map(|f| f.as_str()).unwrap_or("-"),
+                    r.set_identifier().unwrap_or("-"),
+                    r.resource_records()
+                        .iter()
+                        .map(|v| v.value())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    r.health_check_id()
+                        .map(|h| format!(" {h}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    /// Every health check in the account.
+    pub async fn health_checks(&self) -> Vec<aws_sdk_route53::types::HealthCheck> {
+        self.route53()
+            .list_health_checks()
+            .send()
+            .await
+            .expect("ListHealthChecks")
+            .health_checks()
+            .to_vec()
+    }
+
+    /// Whether Route 53's health checkers see a check as healthy (every checker says Success).
+    pub async fn healthy(&self, id: &str) -> bool {
+        self.route53()
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+            .expect("GetHealthCheckStatus")
+            .health_check_observations()
+            .iter()
+            .all(|o| {
+                o.status_report()
+                    .and_then(|r| r.status())
+                    .is_some_and(|s| s.starts_with("Success"))
+            })
+    }
+
+    /// How long a Route 53 change stays PENDING before GetChange says INSYNC.
+    pub fn set_change_seconds(&self, seconds: u64) {
+        let body = serde_json::json!({"changeSeconds": seconds});
+        self.request("POST", "/_emulator/route53/settings", &body.to_string());
+    }
 }
