@@ -17,7 +17,8 @@ use tokio::sync::watch;
 use crate::aws::AwsClients;
 use crate::controller::AlarmEngine;
 use crate::controller::cluster::{
-    self, AlarmPolicies, Context, RegionContext, Regions, WindowContext, Windows,
+    self, AlarmPolicies, Context, FailoverPlans, PlanContextOf, RegionContext, Regions,
+    WindowContext, Windows,
 };
 use crate::http::Health;
 use crate::lease::{LeaderLease, Leadership, RENEW_EVERY};
@@ -100,6 +101,38 @@ async fn keep(lease: &LeaderLease) -> Result<(), OperatorError> {
     }
 }
 
+/// One kind watched into a store: the store's reader, and every object as it is applied.
+fn reflected(
+    client: &Client,
+    resource: &kube::api::ApiResource,
+    options: &ClusterOptions,
+) -> (
+    reflector::Store<DynamicObject>,
+    impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static,
+) {
+    let (api, config) = watch(client, resource, options);
+    let writer = reflector::store::Writer::new(resource.clone());
+    let reader = writer.as_reader();
+    let objects = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects();
+    (reader, objects)
+}
+
+/// The objects that need a reconcile of their own: spec (generation), finalizer and deletion
+/// changes; status writes do not.
+fn reconciled(
+    objects: impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static,
+) -> impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static {
+    objects.predicate_filter(
+        predicates::generation
+            .combine(predicates::finalizers)
+            .combine(changed),
+        Default::default(),
+    )
+}
+
 /// The watch of one kind: its API (one namespace or all), with the `--selector` labels.
 fn watch(
     client: &Client,
@@ -133,34 +166,14 @@ async fn controller(
     health: Arc<Health>,
 ) {
     let region_resource = cluster::region_resource();
-    let (region_api, region_config) = watch(&client, &region_resource, options);
-    let region_writer = reflector::store::Writer::new(region_resource.clone());
-    let region_reader = region_writer.as_reader();
-    let region_stream = watcher(region_api, region_config)
-        .default_backoff()
-        .reflect(region_writer)
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation
-                .combine(predicates::finalizers)
-                .combine(changed),
-            Default::default(),
-        );
-
+    let (region_reader, region_objects) = reflected(&client, &region_resource, options);
+    let region_stream = reconciled(region_objects);
     let window_resource = cluster::window_resource();
-    let (window_api, window_config) = watch(&client, &window_resource, options);
-    let window_writer = reflector::store::Writer::new(window_resource.clone());
-    let window_reader = window_writer.as_reader();
-    let window_stream = watcher(window_api, window_config)
-        .default_backoff()
-        .reflect(window_writer)
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation
-                .combine(predicates::finalizers)
-                .combine(changed),
-            Default::default(),
-        );
+    let (window_reader, window_objects) = reflected(&client, &window_resource, options);
+    let window_stream = reconciled(window_objects);
+    let plan_resource = cluster::plan_resource();
+    let (plan_reader, plan_objects) = reflected(&client, &plan_resource, options);
+    let plan_stream = reconciled(plan_objects);
 
     // Every change of a policy, status writes included (its alarms' states), wakes the regions
     // that count it and the windows that mute it; only spec, finalizer and deletion changes
@@ -170,29 +183,17 @@ async fn controller(
     let selecting = region_reader.clone();
     let muting = window_reader.clone();
     let policy_resource = cluster::resource();
-    let (policy_api, policy_config) = watch(&client, &policy_resource, options);
-    let policy_writer = reflector::store::Writer::new(policy_resource.clone());
-    let policy_reader = policy_writer.as_reader();
-    let policy_stream = watcher(policy_api, policy_config)
-        .default_backoff()
-        .reflect(policy_writer)
-        .applied_objects()
-        .inspect_ok(move |policy| {
-            // The receivers live as long as their controllers; a send can only fail while
-            // shutting down.
-            for region in cluster::regions_selecting(&selecting, policy) {
-                let _ = wake.unbounded_send(region);
-            }
-            for window in cluster::windows_selecting(&muting, policy) {
-                let _ = wake_window.unbounded_send(window);
-            }
-        })
-        .predicate_filter(
-            predicates::generation
-                .combine(predicates::finalizers)
-                .combine(changed),
-            Default::default(),
-        );
+    let (policy_reader, policy_objects) = reflected(&client, &policy_resource, options);
+    let policy_stream = reconciled(policy_objects.inspect_ok(move |policy| {
+        // The receivers live as long as their controllers; a send can only fail while
+        // shutting down.
+        for region in cluster::regions_selecting(&selecting, policy) {
+            let _ = wake.unbounded_send(region);
+        }
+        for window in cluster::windows_selecting(&muting, policy) {
+            let _ = wake_window.unbounded_send(window);
+        }
+    }));
 
     let identity = Some(options.identity.clone());
     let policies = Arc::new(Context::new(
@@ -208,8 +209,14 @@ async fn controller(
         identity.clone(),
     ));
     let windows = Arc::new(WindowContext::new(
+        client.clone(),
+        Windows::new(aws.clone(), policy_reader.clone(), window_reader.clone()),
+        options.resync,
+        identity.clone(),
+    ));
+    let plans = Arc::new(PlanContextOf::new(
         client,
-        Windows::new(aws, policy_reader.clone(), window_reader.clone()),
+        FailoverPlans::new(aws, region_reader.clone(), window_reader.clone()),
         options.resync,
         identity,
     ));
@@ -217,11 +224,13 @@ async fn controller(
         policy_reader.clone(),
         region_reader.clone(),
         window_reader.clone(),
+        plan_reader.clone(),
     );
     tokio::spawn(async move {
         if stores.0.wait_until_ready().await.is_ok()
             && stores.1.wait_until_ready().await.is_ok()
             && stores.2.wait_until_ready().await.is_ok()
+            && stores.3.wait_until_ready().await.is_ok()
         {
             health.set_ready();
         }
@@ -256,7 +265,22 @@ async fn controller(
                 windows,
             )
             .for_each(log_result);
-    futures::join!(policy_controller, region_controller, window_controller);
+    // A failover holds its plan's reconcile for up to minutes (waits are bounded); plans do not
+    // wait for each other.
+    let plan_controller = Controller::for_stream_with(plan_stream, plan_reader, plan_resource)
+        .with_config(ControllerConfig::default().concurrency(4))
+        .run(
+            cluster::reconcile::<FailoverPlans>,
+            cluster::error_policy::<FailoverPlans>,
+            plans,
+        )
+        .for_each(log_result);
+    futures::join!(
+        policy_controller,
+        region_controller,
+        window_controller,
+        plan_controller
+    );
 }
 
 async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {

@@ -64,6 +64,14 @@ fn apply(emulator: &Emulator, scratch: &Scratch) -> (Value, String) {
     (applied.document, applied.log)
 }
 
+fn condition(status: &Value, type_: &str) -> Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == type_))
+        .cloned()
+        .unwrap_or_else(|| panic!("condition {type_} in {status}"))
+}
+
 fn plan_status(document: &Value) -> Value {
     document["objects"]
         .as_array()
@@ -72,6 +80,8 @@ fn plan_status(document: &Value) -> Value {
         .expect("the plan's status")
 }
 
+/// Telephony and agent shares per region, as GetTrafficDistribution reads them (the same when
+/// they agree, which the test then asserts once).
 async fn telephony(emulator: &Emulator, group: &str) -> Vec<(String, i32)> {
     let traffic = emulator
         .connect("us-east-1")
@@ -80,15 +90,28 @@ async fn telephony(emulator: &Emulator, group: &str) -> Vec<(String, i32)> {
         .send()
         .await
         .expect("GetTrafficDistribution");
-    let mut shares: Vec<(String, i32)> = traffic
-        .telephony_config()
-        .map(|t| t.distributions())
-        .unwrap_or_default()
-        .iter()
-        .map(|d| (d.region().to_string(), d.percentage()))
-        .collect();
-    shares.sort();
-    shares
+    let shares = |distributions: &[aws_sdk_connect::types::Distribution]| {
+        let mut shares: Vec<(String, i32)> = distributions
+            .iter()
+            .map(|d| (d.region().to_string(), d.percentage()))
+            .collect();
+        shares.sort();
+        shares
+    };
+    let telephony = shares(
+        traffic
+            .telephony_config()
+            .map(|t| t.distributions())
+            .unwrap_or_default(),
+    );
+    let agents = shares(
+        traffic
+            .agent_config()
+            .map(|a| a.distributions())
+            .unwrap_or_default(),
+    );
+    assert_eq!(telephony, agents, "agents move with telephony");
+    telephony
 }
 
 async fn lever_state(emulator: &Emulator) -> Option<String> {
@@ -164,6 +187,11 @@ async fn a_commit_fails_over_with_one_traffic_call_and_no_route53_call_then_fail
     assert!(
         emulator.healthy(&calculated).await,
         "Route 53 answers PRIMARY"
+    );
+    assert_eq!(
+        condition(&status, "ReadyToFailOver")["status"],
+        "True",
+        "{status}"
     );
     emulator.forget_calls();
     apply(&emulator, &cc.scratch);
@@ -271,6 +299,15 @@ async fn a_target_that_is_not_ready_blocks_with_no_write_unless_forced() {
     assert!(emulator.writes().is_empty(), "{:?}", emulator.writes());
     let status = plan_status(&document);
     assert_eq!(status["phase"], "Blocked", "{status}");
+    let evaluation = condition(&status, "ReadyToFailOver");
+    assert_eq!(evaluation["status"], "False");
+    assert!(
+        evaluation["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("us-west-2 is not ready for traffic"),
+        "{evaluation}"
+    );
     let ready = status["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))

@@ -7,6 +7,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use dialtone::controller::failover_plan::{FailoverEngine, PlanContext};
 use dialtone::controller::maintenance_window::{MuteEngine, Standing, WindowView};
 use dialtone::controller::{AlarmEngine, Mode};
 use k8s_openapi::jiff::Timestamp;
@@ -134,6 +135,88 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
         &Default::default(),
     )
     .await;
+
+    // A FailoverPlan: peacetime (lever alarm, its data, health checks, records, then INSYNC), a
+    // check repaired, a failover (traffic, lever), records edited, and the plan deleted.
+    emulator.set_change_seconds(1);
+    emulator.set_update_seconds(0);
+    let zone = emulator.hosted_zone("contact.example.com").await;
+    let ready: dialtone::api::ContactCenterRegionStatus = serde_json::from_value(serde_json::json!({
+        "health": "Healthy", "conditions": [{"type": "ReadyForTraffic", "status": "True",
+            "reason": "Ready", "message": "ready", "lastTransitionTime": "2026-11-29T00:00:00Z"}],
+    }))
+    .expect("status");
+    let west: dialtone::api::ContactCenterRegion = serde_json::from_value(serde_json::json!({
+        "apiVersion": "dialtone.io/v1alpha1", "kind": "ContactCenterRegion",
+        "metadata": {"name": "usw2", "namespace": "contact-center"},
+        "spec": {"region": "us-west-2", "instanceId": instance, "trafficDistributionGroupArn": group},
+    }))
+    .expect("region");
+    let plan_of = |active: &str, lever: &str| -> dialtone::api::FailoverPlan {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "dialtone.io/v1alpha1", "kind": "FailoverPlan",
+            "metadata": {"name": "dr", "namespace": "contact-center"},
+            "spec": {"primary": {"regionRef": "use1"}, "secondary": {"regionRef": "usw2"},
+                     "activeRegion": active, "trafficDistribution": {"groupArn": group},
+                     "dns": {"hostedZoneId": zone, "lever": lever, "records": [
+                         {"name": "chat.contact.example.com", "type": "CNAME",
+                          "primary": "chat-use1.example.com", "secondary": "chat-usw2.example.com",
+                          "healthCheck": {"protocol": "HTTPS", "path": "/health"}}]}},
+        }))
+        .expect("plan")
+    };
+    let engine = FailoverEngine::new(emulator.clients().await);
+    let mut status: Option<dialtone::api::FailoverPlanStatus> = None;
+    for (active, lever) in [
+        ("primary", "alarm"),
+        ("primary", "alarm"),
+        ("secondary", "alarm"),
+        // The lever changed to record edits on the secondary side: the records follow.
+        ("secondary", "recordEdit"),
+    ] {
+        let plan = plan_of(active, lever);
+        let context = PlanContext {
+            plan: &plan,
+            primary: Some((&region, Some(&ready))),
+            secondary: Some((&west, Some(&ready))),
+            previous: status.as_ref(),
+            withheld: None,
+            announce: false,
+        };
+        let outcome = engine
+            .reconcile(context, Mode::Apply, Timestamp::now())
+            .await;
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        status = Some(outcome.status);
+        if status
+            .as_ref()
+            .and_then(|s| s.last_failover.as_ref())
+            .is_none()
+        {
+            // Someone lowers the endpoint check's failure threshold: peacetime repairs it.
+            let route53 = emulator.route53();
+            for check in emulator.health_checks().await {
+                if check
+                    .health_check_config()
+                    .is_some_and(|c| c.r#type().as_str() == "HTTPS")
+                {
+                    route53
+                        .update_health_check()
+                        .health_check_id(check.id())
+                        .health_check_version(check.health_check_version())
+                        .failure_threshold(1)
+                        .send()
+                        .await
+                        .expect("UpdateHealthCheck by hand");
+                }
+            }
+        }
+    }
+    let footprint = status.map(|s| s.footprint).unwrap_or_default();
+    let (_, errors, left) = engine
+        .cleanup("contact-center/dr", &footprint, None, Mode::Apply)
+        .await;
+    assert!(errors.is_empty() && left.is_empty(), "{errors:?} {left:?}");
 
     let called: BTreeSet<String> = emulator
         .dialtone_calls()

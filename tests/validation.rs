@@ -471,6 +471,18 @@ fn plan_unknown_active_region() {
 }
 
 #[test]
+fn plan_a_tcp_health_check_without_a_port() {
+    let mut f = plan();
+    f["spec"]["dns"]["records"][0]["healthCheck"] = json!({"protocol": "TCP"});
+    rejects(
+        f,
+        Validate,
+        "spec.dns.records[0].healthCheck.port",
+        "needs a port",
+    );
+}
+
+#[test]
 fn plan_a_record_with_a_host_name() {
     let mut f = plan();
     f["spec"]["dns"]["records"][0]["type"] = json!("A");

@@ -9,6 +9,9 @@ pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
 /// `ChangeHeld`: a spec change waits for a maintenance window; the spec admitted last is enforced.
 pub const CHANGE_HELD: &str = "ChangeHeld";
+/// `ReadyToFailOver` (FailoverPlan): a failover (or failback) to the other side could start now;
+/// its message lists every problem that would block or break one.
+pub const READY_TO_FAIL_OVER: &str = "ReadyToFailOver";
 
 /// Condition status values, as Kubernetes spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

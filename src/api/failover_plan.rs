@@ -222,7 +222,7 @@ pub enum DnsRecordType {
 pub struct HealthCheck {
     /// HTTP, HTTPS or TCP.
     pub protocol: HealthCheckProtocol,
-    /// Port to probe (default: 443 for HTTPS, 80 for HTTP).
+    /// Port to probe (default: 443 for HTTPS, 80 for HTTP; required for TCP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i32>,
@@ -304,17 +304,20 @@ pub struct FailoverPlanStatus {
     pub last_failover: Option<FailoverRecord>,
     /// The most recent drill.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_drill: Option<FailoverRecord>,
+    pub last_drill: Option<Box<FailoverRecord>>,
     /// When the next drill is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_drill: Option<Time>,
     /// The DNS lever as found: for `lever: alarm` the lever alarm and its state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_lever: Option<DnsLeverStatus>,
-    /// Where dialtone wrote resources for this plan (the lever alarm), kept until they are
-    /// deleted.
+    /// Where dialtone wrote resources for this plan (the lever alarm, Route 53 records and
+    /// health checks), kept until they are deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub footprint: Vec<super::common::Footprint>,
+    /// The spec in effect while a change waits for a MaintenanceWindow (the change gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admitted: Option<super::common::AdmittedSpec>,
 }
 
 /// The DNS lever.

@@ -12,8 +12,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use alarm_policy::{AlarmPolicy, AlarmPolicySpec, AlarmPolicyStatus};
-pub use contact_center_region::{ContactCenterRegion, ContactCenterRegionSpec};
-pub use failover_plan::{FailoverPlan, FailoverPlanSpec};
+pub use contact_center_region::{
+    ContactCenterRegion, ContactCenterRegionSpec, ContactCenterRegionStatus,
+};
+pub use failover_plan::{FailoverPlan, FailoverPlanSpec, FailoverPlanStatus};
 pub use maintenance_window::{MaintenanceWindow, MaintenanceWindowSpec};
 
 /// The API group of every dialtone kind.

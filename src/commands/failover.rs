@@ -7,17 +7,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::Object;
-use crate::api::conditions::{
-    CHANGE_HELD, READY, SYNCED, Status, set_change_admitted, set_condition,
-};
-use crate::api::contact_center_region::Health;
 use crate::api::failover_plan::{ActiveRegion, FailoverPlan, FailoverPlanStatus};
-use crate::api::maintenance_window::{EMERGENCY_CHANGE_ANNOTATION, MaintenanceWindow};
+use crate::api::maintenance_window::MaintenanceWindow;
 use crate::controller::alarm_policy::Mode;
 use crate::controller::contact_center_region::ProbeOutcome;
+use crate::controller::failover_plan::gate::{active_side, gate, mark_held};
 use crate::controller::failover_plan::{FailoverEngine, FailoverOutcome, PlanContext};
-use crate::controller::maintenance_window::{gate_windows, gates_of_plan};
-use crate::plan::gate::{Admission, Admitted, admit, held_message};
+use crate::controller::maintenance_window::gate_windows;
+use crate::plan::gate::Admitted;
 use crate::source::state::{Record, State};
 use crate::source::{Kind, ObjectKey, Snapshot};
 
@@ -77,39 +74,17 @@ pub async fn sweep_plans(
             earlier.spec = serde_json::from_value(spec.clone()).ok()?;
             Some(earlier)
         });
-        let active = previous
-            .active_region
-            .or(admitted.as_ref().map(|a| a.spec.active_region))
-            .unwrap_or(plan.spec.active_region);
-        let active_ref = match active {
+        let active_ref = match active_side(plan, Some(&previous), admitted.as_ref()) {
             ActiveRegion::Primary => &plan.spec.primary.region_ref,
             ActiveRegion::Secondary => &plan.spec.secondary.region_ref,
         };
-        let exempt = region(&key.namespace, active_ref).and_then(|(r, s)| {
-            let health = s.and_then(|s| s.health)?;
-            (health == Health::Unhealthy).then(|| {
-                format!(
-                    "the active side's region {} is Unhealthy: a failover never waits for a window",
-                    r.spec.region
-                )
-            })
-        });
-        let emergency = plan
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(EMERGENCY_CHANGE_ANNOTATION))
-            .map(String::as_str);
-        let changed = record.admitted.as_ref() != Some(&declared);
-        let plan_gates = gates_of_plan(plan, &gates);
-        let (effective, held) = match admit(changed, &plan_gates, emergency, exempt.as_deref(), now)
-        {
-            Admission::Admit(why) => {
-                say_admitted(key, &why, mode);
-                (Some(plan.clone()), None)
-            }
-            Admission::Hold { window, opens } => (admitted.clone(), Some((window, opens))),
-        };
+        let active = region(&key.namespace, active_ref)
+            .map(|(region, status)| (region, status.and_then(|s| s.health)));
+        let gated = gate(plan, record.admitted.as_ref(), active, &gates, now);
+        if let Some(why) = &gated.admitted {
+            say_admitted(key, why, mode);
+        }
+        let (effective, held) = (gated.effective.clone(), gated.held.clone());
 
         let mut outcome = match &effective {
             Some(effective) => {
@@ -119,25 +94,13 @@ pub async fn sweep_plans(
                     secondary: region(&key.namespace, &effective.spec.secondary.region_ref),
                     previous: Some(&previous),
                     withheld,
+                    announce: false,
                 };
                 engine.reconcile(context, mode, now).await
             }
-            None => FailoverOutcome {
-                owner: owner.clone(),
-                status: previous.clone(),
-                calls: Vec::new(),
-                errors: Vec::new(),
-                moving: None,
-                peacetime_writes: Vec::new(),
-            },
+            None => FailoverOutcome::standing(owner.clone(), previous.clone()),
         };
-        mark_held(
-            &mut outcome.status,
-            held.as_ref(),
-            effective.is_some(),
-            !plan_gates.is_empty(),
-            now,
-        );
+        mark_held(&mut outcome.status, &gated, now);
         if mode == Mode::Apply {
             // The engine keeps the footprint (its status); a held plan keeps the recorded one.
             let footprint = if effective.is_some() {
@@ -187,14 +150,10 @@ pub async fn sweep_plans(
             }
         }
         statuses.remove(&owner);
-        outcomes.push(FailoverOutcome {
-            owner,
-            status: FailoverPlanStatus::default(),
-            calls,
-            errors,
-            moving: None,
-            peacetime_writes: Vec::new(),
-        });
+        let mut outcome = FailoverOutcome::standing(owner, FailoverPlanStatus::default());
+        outcome.calls = calls;
+        outcome.errors = errors;
+        outcomes.push(outcome);
     }
     outcomes
 }
@@ -218,44 +177,5 @@ fn say_admitted(key: &ObjectKey, why: &Admitted, mode: Mode) {
             "ChangeAdmitted: {key}: MaintenanceWindow {window} is open, the change goes in"
         ),
         Admitted::Ungated | Admitted::Unchanged => {}
-    }
-}
-
-/// Condition `ChangeHeld` on a gated plan; a new plan that waits writes nothing and says so.
-fn mark_held(
-    status: &mut FailoverPlanStatus,
-    held: Option<&(String, Option<Timestamp>)>,
-    enforcing: bool,
-    gated: bool,
-    now: Timestamp,
-) {
-    match held {
-        Some((window, opens)) => {
-            let message = held_message(window, *opens, enforcing);
-            set_condition(
-                &mut status.conditions,
-                CHANGE_HELD,
-                Status::True,
-                "WaitingForWindow",
-                &message,
-                None,
-                now,
-            );
-            if !enforcing {
-                for type_ in [READY, SYNCED] {
-                    set_condition(
-                        &mut status.conditions,
-                        type_,
-                        Status::False,
-                        "ChangeHeld",
-                        &message,
-                        None,
-                        now,
-                    );
-                }
-            }
-        }
-        None if gated => set_change_admitted(&mut status.conditions, None, now),
-        None => {}
     }
 }

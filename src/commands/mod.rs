@@ -297,7 +297,7 @@ fn report_changes(
         );
     }
     for plan in &report.plans {
-        record_failover(plan);
+        crate::controller::failover_plan::record_metrics(plan);
         Metrics::global().reconciled(
             "FailoverPlan",
             if plan.errors.is_empty() {
@@ -343,26 +343,6 @@ fn report_changes(
     }
     for line in render::orphan_lines(&report.alarms, prune) {
         print_changed(last, format!("orphan:{line}"), line);
-    }
-}
-
-/// Counts a failover that finished in this sweep.
-fn record_failover(plan: &crate::controller::failover_plan::FailoverOutcome) {
-    let finished = plan.calls.iter().any(|c| c.step != "cleanup");
-    if let (true, Some(record)) = (finished, &plan.status.last_failover)
-        && record.completed_at.is_some()
-    {
-        let (namespace, name) = plan
-            .owner
-            .split_once('/')
-            .unwrap_or(("default", &plan.owner));
-        Metrics::global().failover(
-            namespace,
-            name,
-            record.trigger.as_deref().unwrap_or("spec"),
-            record.checklist.iter().all(|c| c.passed),
-            record.duration_seconds.unwrap_or_default() as f64,
-        );
     }
 }
 

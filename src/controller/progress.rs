@@ -34,6 +34,11 @@ impl<'a> Progress<'a> {
         }
     }
 
+    /// `more` writes turned out to be due (a step learns its later writes as it goes).
+    pub fn grow(&mut self, more: usize) {
+        self.total += more;
+    }
+
     /// Logs one write as it is made.
     pub fn log<T>(&mut self, write: Write<'_>, result: &Result<T, AwsError>) {
         self.done += 1;

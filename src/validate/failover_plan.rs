@@ -50,12 +50,19 @@ pub fn failover_plan(spec: &FailoverPlanSpec) -> Vec<FieldError> {
             }
             if let Some(check) = &record.health_check
                 && check.protocol == HealthCheckProtocol::Tcp
-                && check.path.is_some()
             {
-                problems.add(
-                    format!("{path}.healthCheck.path"),
-                    "a TCP health check has no path",
-                );
+                if check.path.is_some() {
+                    problems.add(
+                        format!("{path}.healthCheck.path"),
+                        "a TCP health check has no path",
+                    );
+                }
+                if check.port.is_none() {
+                    problems.add(
+                        format!("{path}.healthCheck.port"),
+                        "a TCP health check needs a port (HTTP defaults to 80, HTTPS to 443)",
+                    );
+                }
             }
         }
     }

@@ -17,7 +17,7 @@ use super::progress::{Progress, Write};
 use super::status::StatusBase;
 use crate::api::alarm_policy::{OWNER_KIND_TAG, OWNER_TAG};
 use crate::api::common::Footprint;
-use crate::api::conditions::{Status, find};
+use crate::api::conditions::{READY_TO_FAIL_OVER, Status, find, set_condition};
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus, Health};
 use crate::api::failover_plan::{
     ActiveRegion, ChecklistItem, DnsLever, DnsLeverStatus, FailoverPhase, FailoverPlan,
@@ -39,6 +39,7 @@ use crate::plan::health::ObservedTraffic;
 use route53::DnsRead;
 
 mod cleanup;
+pub mod gate;
 mod route53;
 mod steps;
 
@@ -53,6 +54,9 @@ pub const LEVER_METRIC: &str = "SideEnabled";
 /// to evaluate) before the failover is left Waiting, to be resumed by the next sweep.
 const SETTLE_WAIT: Duration = Duration::from_secs(120);
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often the lever alarm is read while a step waits for it (CloudWatch evaluates once a
+/// minute; DescribeAlarms is shared with every AlarmPolicy of the region).
+const LEVER_POLL_EVERY: Duration = Duration::from_secs(5);
 /// The lever alarm's period (the shortest Route 53 takes).
 const LEVER_PERIOD_SECONDS: i32 = 60;
 /// While a step waits for the lever alarm, the lever value is published again this often.
@@ -80,6 +84,24 @@ pub struct FailoverOutcome {
     pub moving: Option<ActiveRegion>,
     /// Writes of peacetime (the lever alarm, its first data point).
     pub peacetime_writes: Vec<Call>,
+    /// The failover was recorded as started and nothing written yet (`PlanContext::announce`):
+    /// the caller shows the status, then reconciles again at once to carry it out.
+    pub announced: bool,
+}
+
+impl FailoverOutcome {
+    /// An outcome that did nothing: `status` as it stands.
+    pub fn standing(owner: String, status: FailoverPlanStatus) -> Self {
+        Self {
+            owner,
+            status,
+            calls: Vec::new(),
+            errors: Vec::new(),
+            moving: None,
+            peacetime_writes: Vec::new(),
+            announced: false,
+        }
+    }
 }
 
 /// A plan and what the sweep knows around it.
@@ -98,6 +120,29 @@ pub struct PlanContext<'a> {
     pub previous: Option<&'a FailoverPlanStatus>,
     /// Why deletions are withheld in this sweep (a manifest could not be loaded), if they are.
     pub withheld: Option<&'a str>,
+    /// Record a failover as started (phase FailingOver) and return before its first write, so
+    /// a cluster shows it while the steps run; the next reconcile carries it out.
+    pub announce: bool,
+}
+
+/// Counts a failover that finished in this sweep.
+pub fn record_metrics(plan: &FailoverOutcome) {
+    let finished = plan.calls.iter().any(|c| c.step != "cleanup");
+    if let (true, Some(record)) = (finished, &plan.status.last_failover)
+        && record.completed_at.is_some()
+    {
+        let (namespace, name) = plan
+            .owner
+            .split_once('/')
+            .unwrap_or(("default", &plan.owner));
+        crate::metrics::Metrics::global().failover(
+            namespace,
+            name,
+            record.trigger.as_deref().unwrap_or("spec"),
+            record.checklist.iter().all(|c| c.passed),
+            record.duration_seconds.unwrap_or_default() as f64,
+        );
+    }
 }
 
 /// The side the first lever (the traffic) serves, if it serves one.
@@ -209,7 +254,7 @@ pub(super) struct Move<'a> {
     /// The DNS lever already serves `to` (read in this sweep).
     dns_done: bool,
     sides: &'a Sides,
-    target_of_side: &'a dyn Fn(ActiveRegion) -> Target,
+    target_of_side: &'a (dyn Fn(ActiveRegion) -> Target + Sync),
     lever_target: &'a Target,
     target_status: Option<&'a ContactCenterRegionStatus>,
     base: &'a StatusBase,
@@ -217,6 +262,7 @@ pub(super) struct Move<'a> {
     /// Route 53: the role reaching it, and the plan's health checks by role.
     route53_role: Option<&'a str>,
     check_ids: &'a BTreeMap<String, String>,
+    announce: bool,
 }
 
 /// The FailoverPlan engine shared by `plan`, `apply`, `run --manifests` and the cluster.
@@ -254,14 +300,8 @@ impl FailoverEngine {
                 .map(|s| s.conditions.clone())
                 .unwrap_or_default(),
         };
-        let mut outcome = FailoverOutcome {
-            owner: owner.clone(),
-            status: context.previous.cloned().unwrap_or_default(),
-            calls: Vec::new(),
-            errors: Vec::new(),
-            moving: None,
-            peacetime_writes: Vec::new(),
-        };
+        let mut outcome =
+            FailoverOutcome::standing(owner.clone(), context.previous.cloned().unwrap_or_default());
         outcome.status.observed_generation = base.generation;
         let (Some((primary, primary_status)), Some((secondary, secondary_status))) =
             (context.primary, context.secondary)
@@ -524,6 +564,7 @@ impl FailoverEngine {
                     now,
                     route53_role: route53_role.as_deref(),
                     check_ids: &check_ids,
+                    announce: context.announce && mode == Mode::Apply,
                 };
                 self.fail_over(&step_in, mode, &mut outcome).await;
             }
@@ -553,6 +594,66 @@ impl FailoverEngine {
             });
             let _ = spec;
         }
+
+        // Would a failover to the other side work now? Evaluated every sweep.
+        let target = other(outcome.status.active_region.unwrap_or(desired));
+        let target_status = match target {
+            ActiveRegion::Primary => primary_status,
+            ActiveRegion::Secondary => secondary_status,
+        };
+        let mut problems = Vec::new();
+        match target_status.and_then(|s| find(&s.conditions, READY_FOR_TRAFFIC)) {
+            Some(c) if c.status == "True" => {}
+            Some(c) => problems.push(format!(
+                "{} is not ready for traffic: {}",
+                sides.region(target),
+                c.message
+            )),
+            None => problems.push(format!("{} has not been probed", sides.region(target))),
+        }
+        if alarm_lever {
+            match &levers.lever {
+                Some(Ok(Some(_))) => {}
+                Some(Ok(None)) if mode == Mode::Apply && outcome.errors.is_empty() => {}
+                Some(Ok(None)) => problems.push("the DNS lever alarm does not exist yet".into()),
+                Some(Err(err)) => {
+                    problems.push(format!("the DNS lever alarm could not be read: {err}"))
+                }
+                None => {}
+            }
+        }
+        if mode == Mode::Plan && !outcome.peacetime_writes.is_empty() {
+            problems.push(format!(
+                "{} peacetime change(s) pending (lever alarm, health checks, records)",
+                outcome.peacetime_writes.len()
+            ));
+        }
+        problems.extend(outcome.errors.iter().map(ToString::to_string));
+        let (ready_to_fail_over, message) = if problems.is_empty() {
+            (
+                Status::True,
+                format!(
+                    "a failover to the {} side ({}) could start now",
+                    side_name(target),
+                    sides.region(target)
+                ),
+            )
+        } else {
+            (Status::False, problems.join("; "))
+        };
+        set_condition(
+            &mut outcome.status.conditions,
+            READY_TO_FAIL_OVER,
+            ready_to_fail_over,
+            if problems.is_empty() {
+                "Ready"
+            } else {
+                "NotReady"
+            },
+            message,
+            base.generation,
+            now,
+        );
 
         // The footprint: the lever alarm and the Route 53 resources; what an earlier spec left
         // elsewhere (another region's lever alarm, another zone's records) is cleaned up.
@@ -593,7 +694,7 @@ impl FailoverEngine {
         plan: &FailoverPlan,
         owner: &str,
         desired: ActiveRegion,
-        target_of_side: &dyn Fn(ActiveRegion) -> Target,
+        target_of_side: &(dyn Fn(ActiveRegion) -> Target + Sync),
         lever_target: &Target,
     ) -> Levers {
         let traffic = match &plan.spec.traffic_distribution {
@@ -653,7 +754,6 @@ impl FailoverEngine {
         let desired = lever_alarm(owner);
         let region = lever_target.region.clone();
         let cloudwatch = self.clients.cloudwatch(lever_target).await;
-        let mut progress = Progress::new("FailoverPlan", lever_target, 0);
         let (write, publish) = match &levers.lever {
             Some(Ok(None)) => (Some(("create", true)), true),
             Some(Ok(Some((alarm, tags)))) => {
@@ -678,6 +778,11 @@ impl FailoverEngine {
             }
             _ => (None, false),
         };
+        let mut progress = Progress::new(
+            "FailoverPlan",
+            lever_target,
+            usize::from(write.is_some()) + usize::from(publish && active.is_some()),
+        );
         if let Some((verb, create)) = write {
             let call = Call {
                 step: "peacetime",
@@ -694,7 +799,7 @@ impl FailoverEngine {
                         owner,
                         verb,
                         name: &desired.config.alarm_name,
-                        line: call.detail.clone(),
+                        line: format!("{verb}d the DNS lever alarm {}", desired.config.alarm_name),
                     },
                     &result,
                 );
@@ -726,6 +831,15 @@ impl FailoverEngine {
                         lever_value(side),
                     )
                     .await;
+                progress.log(
+                    Write {
+                        owner,
+                        verb: "publish",
+                        name: LEVER_METRIC,
+                        line: format!("published the lever's first value: {}", call.detail),
+                    },
+                    &result,
+                );
                 if let Err(err) = result {
                     outcome.errors.push(err);
                     return;

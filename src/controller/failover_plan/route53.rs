@@ -211,13 +211,17 @@ impl FailoverEngine {
             region: ROUTE53_REGION.into(),
             role_arn: role_arn.map(str::to_string),
         };
-        let mut progress = Progress::new("FailoverPlan", &target, 0);
         let check_plan = dns::plan_checks(
             owner,
             &desired.checks,
             checks,
             &recorded_roles(recorded),
             withheld,
+        );
+        let mut progress = Progress::new(
+            "FailoverPlan",
+            &target,
+            check_plan.writes.len() + check_plan.deletes.len(),
         );
         let mut ids = check_plan.ids.clone();
 
@@ -253,7 +257,7 @@ impl FailoverEngine {
                     owner,
                     verb,
                     name: role,
-                    line: detail,
+                    line: format!("{verb}d health check {role}: {}", spec.describe()),
                 },
                 &result,
             );
@@ -289,6 +293,7 @@ impl FailoverEngine {
         }
         let mut deleted_pairs = BTreeSet::new();
         if !record_plan.changes.is_empty() {
+            progress.grow(1);
             let written = self
                 .write_records(
                     &route53,
@@ -334,7 +339,7 @@ impl FailoverEngine {
                     owner,
                     verb: "delete",
                     name: role,
-                    line: detail,
+                    line: format!("deleted health check {role} ({id}): {why}"),
                 },
                 &result,
             );
@@ -593,6 +598,7 @@ impl FailoverEngine {
             if plan.changes.is_empty() {
                 continue;
             }
+            progress.grow(1);
             match self
                 .write_records(
                     &route53,
@@ -638,6 +644,7 @@ impl FailoverEngine {
             }
         }
         let plan = dns::plan_checks(owner, &[], &checks, &roles, withheld);
+        progress.grow(plan.deletes.len());
         for action in &plan.deletes {
             let CheckAction::Delete { id, role, why } = action else {
                 continue;
@@ -653,7 +660,7 @@ impl FailoverEngine {
                     owner,
                     verb: "delete",
                     name: role,
-                    line: detail,
+                    line: format!("deleted health check {role} ({id}): {why}"),
                 },
                 &result,
             );

@@ -26,6 +26,7 @@ impl FailoverEngine {
             now,
             route53_role,
             check_ids,
+            announce,
         } = step_in;
         let record_edit = plan
             .spec
@@ -34,8 +35,13 @@ impl FailoverEngine {
             .filter(|d| d.lever == DnsLever::RecordEdit);
         let from = other(to);
         // Continue the failover in progress (a restart), or start a new record.
+        let continued = outcome
+            .status
+            .last_failover
+            .as_ref()
+            .is_some_and(|r| r.completed_at.is_none() && r.to == Some(to));
         let mut record = match outcome.status.last_failover.clone() {
-            Some(record) if record.completed_at.is_none() && record.to == Some(to) => record,
+            Some(record) if continued => record,
             _ => FailoverRecord {
                 from: Some(from),
                 to: Some(to),
@@ -106,6 +112,29 @@ impl FailoverEngine {
                 );
                 return;
             }
+        }
+
+        // Announced: the status shows the failover before its first write.
+        if announce && !continued {
+            let message = format!(
+                "failing over to the {} side ({}): {}",
+                side_name(to),
+                sides.region(to),
+                record.reason.clone().unwrap_or_default()
+            );
+            outcome.status.phase = Some(FailoverPhase::FailingOver);
+            outcome.status.last_failover = Some(record);
+            outcome.announced = true;
+            set_ready(
+                &mut outcome.status,
+                base,
+                Status::False,
+                Status::True,
+                "FailingOver",
+                &message,
+                now,
+            );
+            return;
         }
 
         // The calls of the remaining steps.
@@ -519,7 +548,7 @@ impl FailoverEngine {
                     .await?;
                 published = now;
             }
-            tokio::time::sleep(POLL_EVERY).await;
+            tokio::time::sleep(LEVER_POLL_EVERY).await;
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Each kind in a cluster, on the shared harness: AlarmPolicy (owns alarms: finalizer, cleanup),
 //! ContactCenterRegion (read-only: no finalizer; health from its probe and from the selected
-//! policies' statuses in the informer store) and MaintenanceWindow (owns mute rules: finalizer;
-//! wakes at its window boundaries).
+//! policies' statuses in the informer store), MaintenanceWindow (owns mute rules: finalizer;
+//! wakes at its window boundaries) and FailoverPlan (owns its lever alarm and Route 53 records and
+//! health checks: finalizer; see `failover_plans`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -39,6 +40,9 @@ use crate::validate::InvalidSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use super::harness::{FIELD_MANAGER, FINALIZER, error_policy, reconcile};
+pub use failover_plans::{FailoverPlans, PlanContextOf, plan_resource};
+
+mod failover_plans;
 
 /// The AlarmPolicy resource, for untyped APIs.
 pub fn resource() -> ApiResource {
@@ -722,13 +726,26 @@ pub fn window_resource() -> ApiResource {
 
 /// A window's object, with its status (the footprint of its rules) read as far as it deserializes.
 fn typed_window(object: &DynamicObject) -> Option<MaintenanceWindow> {
+    typed_from(object, |window: &mut MaintenanceWindow| &mut window.status)
+}
+
+/// An object of a store as its kind, with its status read as far as it deserializes (a status
+/// that does not costs only the status).
+fn typed_from<T, S>(
+    object: &DynamicObject,
+    status_of: impl FnOnce(&mut T) -> &mut Option<S>,
+) -> Option<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: serde::de::DeserializeOwned,
+{
     let value = serde_json::to_value(object).ok()?;
     let status = value
         .get("status")
         .and_then(|s| serde_json::from_value(s.clone()).ok());
-    let mut window: MaintenanceWindow = serde_json::from_value(without_status(value)).ok()?;
-    window.status = status;
-    Some(window)
+    let mut typed: T = serde_json::from_value(without_status(value)).ok()?;
+    *status_of(&mut typed) = status;
+    Some(typed)
 }
 
 impl Reconciler for Windows {
