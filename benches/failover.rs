@@ -90,6 +90,7 @@ async fn main() {
                     previous: status.as_ref(),
                     withheld: None,
                     announce: false,
+                    drill_window: None,
                 },
                 Mode::Apply,
                 Timestamp::now(),

@@ -71,7 +71,9 @@ async fn context(
             policies,
             Writer::new(cluster::window_resource()).as_reader(),
         ),
-        Duration::from_secs(60),
+        // Longer than any boundary here (a requeue never waits past the resync), so the test sees
+        // the boundary's own time.
+        Duration::from_secs(8 * 86_400),
         Some("test".into()),
     ))
 }

@@ -182,6 +182,7 @@ async fn the_policy_allows_exactly_what_dialtone_calls() {
             previous: status.as_ref(),
             withheld: None,
             announce: false,
+            drill_window: None,
         };
         let outcome = engine
             .reconcile(context, Mode::Apply, Timestamp::now())

@@ -571,3 +571,18 @@ fn every_problem_is_reported_at_once() {
         "{text}"
     );
 }
+
+#[test]
+fn plan_durations_of_automatic_and_drill() {
+    let mut f = plan();
+    f["spec"]["mode"] = json!("Automatic");
+    f["spec"]["automatic"] = json!({"unhealthyFor": "10s", "minInterval": "1h"});
+    rejects(f, Validate, "spec.automatic.unhealthyFor", "between 60");
+    let mut f = plan();
+    f["spec"]["mode"] = json!("Automatic");
+    f["spec"]["automatic"] = json!({"minInterval": "800h"});
+    rejects(f, Validate, "spec.automatic.minInterval", "between 0");
+    let mut f = plan();
+    f["spec"]["drill"] = json!({"schedule": "0 6 1 */3 *", "holdFor": "200h"});
+    rejects(f, Validate, "spec.drill.holdFor", "between 0");
+}

@@ -105,14 +105,25 @@ pub struct AutomaticFailover {
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub unhealthy_for: String,
 
-    /// Also fail back automatically once the primary is healthy again. Default false: failback is a
-    /// deliberate, manual change of `activeRegion`.
+    /// Also fail back automatically once the side `activeRegion` names has been Healthy (and
+    /// ready for traffic) for `unhealthyFor` again. Default false: failback is a deliberate
+    /// commit.
     #[serde(default)]
     pub failback: bool,
+
+    /// No automatic move (failover or failback) sooner than this after the last one, e.g. `1h`
+    /// (default): a flapping region does not bounce the contact center between regions.
+    #[serde(default = "default_min_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub min_interval: String,
 }
 
 fn default_unhealthy_for() -> String {
     "5m".to_string()
+}
+
+fn default_min_interval() -> String {
+    "1h".to_string()
 }
 
 /// Amazon Connect Global Resiliency traffic distribution.
@@ -261,6 +272,14 @@ pub struct Drill {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = OBJECT_NAME_PATTERN))]
     pub maintenance_window_ref: Option<String>,
+    /// How long the drill stays failed over before failing back, e.g. `10m` (default).
+    #[serde(default = "default_hold_for")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub hold_for: String,
+}
+
+fn default_hold_for() -> String {
+    "10m".to_string()
 }
 
 /// What the failover machinery is doing.
@@ -302,12 +321,23 @@ pub struct FailoverPlanStatus {
     /// The most recent shift of traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverRecord>,
-    /// The most recent drill.
+    /// The most recent drill (running, or its report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_drill: Option<Box<FailoverRecord>>,
-    /// When the next drill is due.
+    pub last_drill: Option<Box<DrillReport>>,
+    /// When the next scheduled drill is due (in the past: due, and waiting for what
+    /// `ReadyToFailOver` names).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_drill: Option<Time>,
+    /// The `dialtone.io/drill-now` value last acted on (a new value starts another drill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_now_handled: Option<String>,
+    /// `mode: Automatic`: the health history it decides on, and a failover it made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<Box<AutomaticStatus>>,
+    /// The region dialtone itself reaches AWS from (its own AWS configuration), when known. If it
+    /// is the active side's region, an outage there may take dialtone down with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_region: Option<String>,
     /// The DNS lever as found: for `lever: alarm` the lever alarm and its state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_lever: Option<DnsLeverStatus>,
@@ -318,6 +348,110 @@ pub struct FailoverPlanStatus {
     /// The spec in effect while a change waits for a MaintenanceWindow (the change gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admitted: Option<super::common::AdmittedSpec>,
+}
+
+/// The health history `mode: Automatic` decides on, and the failover it made.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutomaticStatus {
+    /// The primary side's region: since when Unhealthy or Unknown without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_unhealthy_since: Option<Time>,
+    /// The secondary side's region: since when Unhealthy or Unknown without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary_unhealthy_since: Option<Time>,
+    /// The primary side's region: since when Healthy without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_healthy_since: Option<Time>,
+    /// The secondary side's region: since when Healthy without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary_healthy_since: Option<Time>,
+    /// When the health was last looked at: a gap longer than 15 minutes (or twice
+    /// `unhealthyFor`) starts the count again (nobody watched in between).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+    /// The side dialtone moved the traffic to by itself while `spec.activeRegion` names the
+    /// other: kept until the spec changes (or `failback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latched: Option<ActiveRegion>,
+    /// When it moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latched_at: Option<Time>,
+    /// Why it moved: the region, its health and for how long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latched_reason: Option<String>,
+    /// The spec's version when it moved (its generation; in manifest mode a digest): a new one
+    /// (a commit) releases the latch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latched_spec: Option<String>,
+    /// The last automatic move, failover or failback (for `minInterval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failover_at: Option<Time>,
+    /// What the automatic decision says now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where a drill is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DrillStage {
+    /// Moving the traffic to the secondary side.
+    FailingOver,
+    /// Failed over; holding for `drill.holdFor`.
+    Holding,
+    /// Moving the traffic back to the primary side.
+    FailingBack,
+    /// Over: see `result`.
+    Done,
+}
+
+/// How a drill went.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DrillResult {
+    /// Under way.
+    Running,
+    /// Failed over and back, every check passed.
+    Passed,
+    /// A step or a check failed (the traffic was moved back); `message` says which.
+    Failed,
+    /// It did not start; `message` says why.
+    NotStarted,
+}
+
+/// A disaster-recovery drill: both movements with their steps and checklists.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillReport {
+    /// `schedule` (`drill.schedule`) or `annotation` (`dialtone.io/drill-now`).
+    pub trigger: String,
+    /// Why: the schedule's due time, or the annotation's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// FailingOver, Holding, FailingBack or Done.
+    pub stage: DrillStage,
+    /// Running, Passed, Failed or NotStarted.
+    pub result: DrillResult,
+    /// What happened, in words (why it failed or did not start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the failover was validated and the hold began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<Time>,
+    /// When it ended (or was found unable to start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    /// Seconds from start to the validated failback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// The failover to the secondary side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverRecord>,
+    /// The failback to the primary side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback: Option<FailoverRecord>,
 }
 
 /// The DNS lever.

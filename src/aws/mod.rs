@@ -177,6 +177,12 @@ impl AwsClients {
         Self::new(base, rates)
     }
 
+    /// The region of dialtone's own AWS configuration (`AWS_REGION`, the profile), when set:
+    /// where it reaches AWS from.
+    pub fn home_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
+    }
+
     /// Clients on top of `base` (which may point at an emulator with `endpoint_url`).
     pub fn new(base: SdkConfig, rates: RateLimits) -> Self {
         // The app name marks dialtone's requests (user agent `app/dialtone`) in CloudTrail and in

@@ -66,6 +66,13 @@ pub async fn sweep_plans(
         if previous.footprint.is_empty() {
             previous.footprint = record.footprint.clone();
         }
+        if !statuses.contains_key(&owner) {
+            // What the automatic decision and drills remember, from the state file.
+            previous.automatic = record.automatic.clone().map(Box::new);
+            previous.last_drill = record.drill.clone().map(Box::new);
+            previous.next_drill = record.next_drill.clone();
+            previous.drill_now_handled = record.drill_now_handled.clone();
+        }
 
         // The change gate.
         let declared = serde_json::to_value(&plan.spec).unwrap_or_default();
@@ -88,6 +95,17 @@ pub async fn sweep_plans(
 
         let mut outcome = match &effective {
             Some(effective) => {
+                let drill_window = effective
+                    .spec
+                    .drill
+                    .as_ref()
+                    .and_then(|d| d.maintenance_window_ref.as_deref())
+                    .and_then(|name| {
+                        windows.iter().copied().find(|w| {
+                            w.metadata.namespace.as_deref().unwrap_or("default") == key.namespace
+                                && w.metadata.name.as_deref() == Some(name)
+                        })
+                    });
                 let context = PlanContext {
                     plan: effective,
                     primary: region(&key.namespace, &effective.spec.primary.region_ref),
@@ -95,12 +113,18 @@ pub async fn sweep_plans(
                     previous: Some(&previous),
                     withheld,
                     announce: false,
+                    drill_window,
                 };
                 engine.reconcile(context, mode, now).await
             }
             None => FailoverOutcome::standing(owner.clone(), previous.clone()),
         };
         mark_held(&mut outcome.status, &gated, now);
+        if mode == Mode::Apply {
+            for note in &outcome.notes {
+                say(key, note);
+            }
+        }
         if mode == Mode::Apply {
             // The engine keeps the footprint (its status); a held plan keeps the recorded one.
             let footprint = if effective.is_some() {
@@ -118,6 +142,10 @@ pub async fn sweep_plans(
                         Some(declared)
                     },
                     failover: outcome.status.last_failover.clone(),
+                    automatic: outcome.status.automatic.clone().map(|a| *a),
+                    drill: outcome.status.last_drill.clone().map(|d| *d),
+                    next_drill: outcome.status.next_drill.clone(),
+                    drill_now_handled: outcome.status.drill_now_handled.clone(),
                     ..Record::default()
                 },
             );
@@ -156,6 +184,15 @@ pub async fn sweep_plans(
         outcomes.push(outcome);
     }
     outcomes
+}
+
+/// An event of the automatic decision or a drill, as a log line.
+fn say(key: &ObjectKey, note: &crate::controller::harness::Note) {
+    if note.warning {
+        tracing::warn!(event = %note.reason, object = %key, "{}: {key}: {}", note.reason, note.message);
+    } else {
+        tracing::info!(event = %note.reason, object = %key, "{}: {key}: {}", note.reason, note.message);
+    }
 }
 
 /// Says why a change went in, when it did not simply go in.

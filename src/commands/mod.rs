@@ -208,7 +208,13 @@ pub async fn run_manifests(
                 } else {
                     resync
                 };
-                boundary.map_or(wait, |b| wait.min(b))
+                // And when a FailoverPlan asks to be looked at sooner (the end of `unhealthyFor`,
+                // a drill's hold).
+                let wake = report.plans.iter().filter_map(|p| p.wake).min();
+                boundary
+                    .into_iter()
+                    .chain(wake)
+                    .fold(wait, |wait, at| wait.min(at))
             }
             Err(err) => {
                 eprintln!("error: {err}");

@@ -534,7 +534,7 @@ fn record_intent(snapshot: &Snapshot, gated: &Gated, state: &mut State) {
                 footprint: scope::footprint_before(policy, &owner, &previous.footprint),
                 retained: false,
                 admitted,
-                failover: None,
+                ..Record::default()
             },
         );
     }

@@ -305,11 +305,11 @@ async fn apply<K: Reconciler>(
     }
     match applied.error {
         Some(err) => Err(err.into()),
-        // A kind's own time (a probe interval, a window boundary) is kept exactly; the resync is
-        // spread so objects do not come back in lockstep.
+        // A kind's own time (a probe interval, a window boundary) is kept exactly when it comes
+        // before the resync; the resync is spread so objects do not come back in lockstep.
         None => Ok(match applied.requeue {
-            Some(wait) => Action::requeue(wait),
-            None => jittered(ctx.resync, object),
+            Some(wait) if wait <= ctx.resync => Action::requeue(wait),
+            _ => jittered(ctx.resync, object),
         }),
     }
 }

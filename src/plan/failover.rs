@@ -2,6 +2,8 @@
 //! of a move must do given what AWS shows now (so running a step twice is running it once, and a
 //! restart resumes the same failover). No I/O, no clock: the caller passes what it read and `now`.
 
+use jiff::SignedDuration;
+
 use crate::api::failover_plan::ActiveRegion;
 use crate::plan::health::ObservedTraffic;
 
@@ -35,6 +37,23 @@ impl Sides {
             ActiveRegion::Secondary => &self.secondary,
         }
     }
+}
+
+/// A duration as the spec writes them: `5m`, `1h30m`, `45s`.
+pub fn span(duration: SignedDuration) -> String {
+    let seconds = duration.as_secs().max(0);
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
 }
 
 /// Which side the traffic is on, as read.
@@ -196,14 +215,19 @@ pub fn readiness(ready: Result<(), String>, force: Option<&str>) -> Result<Strin
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sides() -> Sides {
+    pub(crate) fn sides() -> Sides {
         Sides {
             primary: "us-east-1".into(),
             secondary: "us-west-2".into(),
         }
+    }
+
+    /// An instant `seconds` after a fixed one (tests pass the clock in).
+    pub(crate) fn at(seconds: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000 + seconds).expect("in range")
     }
 
     fn traffic(east: i32, west: i32) -> ObservedTraffic {

@@ -1,9 +1,11 @@
 //! PURE: (desired, observed) -> plan of actions and drift. No I/O, no async, no clock.
 
 pub mod alarm;
+pub mod automatic;
 pub mod deletion;
 pub mod diff;
 pub mod dns;
+pub mod drill;
 pub mod failover;
 pub mod gate;
 pub mod health;

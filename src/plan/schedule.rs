@@ -40,8 +40,7 @@ impl Window {
 /// The recurring part of a schedule.
 #[derive(Debug, Clone)]
 pub struct Recurring {
-    cron: Cron,
-    zone: TimeZone,
+    cadence: Cadence,
     /// The IANA name of `zone`, as CloudWatch takes it.
     pub zone_name: String,
     pub duration: SignedDuration,
@@ -92,8 +91,7 @@ impl Schedule {
                     .ok();
                 match (cron, expression, duration, zone.clone()) {
                     (Some(cron), Some(expression), Some(duration), Some(zone)) => Some(Recurring {
-                        cron,
-                        zone,
+                        cadence: Cadence { cron, zone },
                         zone_name: zone_name.clone(),
                         duration,
                         expression,
@@ -194,9 +192,28 @@ impl Schedule {
     }
 }
 
-impl Recurring {
-    /// The first occurrence strictly after `now`.
-    fn next_start(&self, now: Timestamp) -> Option<Timestamp> {
+/// A 5-field cron schedule in a time zone: when it fires (a window opens, a drill is due).
+#[derive(Debug, Clone)]
+pub struct Cadence {
+    cron: Cron,
+    zone: TimeZone,
+}
+
+impl Cadence {
+    /// `schedule` in `time_zone` (default UTC); the error says which part is wrong.
+    pub fn parse(schedule: &str, time_zone: Option<&str>) -> Result<Cadence, String> {
+        let zone_name = time_zone.unwrap_or("UTC");
+        let zone = TimeZone::get(zone_name).map_err(|_| {
+            format!("{zone_name:?} is not an IANA time zone name (e.g. UTC, Europe/Berlin)")
+        })?;
+        let cron = schedule
+            .parse::<Cron>()
+            .map_err(|err| format!("{schedule:?} is not a valid cron schedule: {err}"))?;
+        Ok(Cadence { cron, zone })
+    }
+
+    /// The first occurrence strictly after `now` (within five years).
+    pub fn next_after(&self, now: Timestamp) -> Option<Timestamp> {
         let from = now.to_zoned(self.zone.clone());
         let next = self.cron.find_next_occurrence(&from, false).ok()?;
         let horizon = now
@@ -207,12 +224,22 @@ impl Recurring {
     }
 
     /// The last occurrence at or before `now`.
-    fn last_start(&self, now: Timestamp) -> Option<Timestamp> {
+    pub fn last_at_or_before(&self, now: Timestamp) -> Option<Timestamp> {
         let from = now.to_zoned(self.zone.clone());
         self.cron
             .find_previous_occurrence(&from, true)
             .ok()
             .map(|z| z.timestamp())
+    }
+}
+
+impl Recurring {
+    fn next_start(&self, now: Timestamp) -> Option<Timestamp> {
+        self.cadence.next_after(now)
+    }
+
+    fn last_start(&self, now: Timestamp) -> Option<Timestamp> {
+        self.cadence.last_at_or_before(now)
     }
 
     fn window(&self, start: Timestamp) -> Option<Window> {

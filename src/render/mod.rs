@@ -498,7 +498,12 @@ fn failover_plan_lines(out: &mut String, plan: &FailoverOutcome) {
             .moving
             .map(crate::plan::failover::side_name)
             .unwrap_or_default();
-        let _ = writeln!(out, "  ! failover to the {to} side, step by step:");
+        let why = plan
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  ! failover to the {to} side{why}, step by step:");
         let _ = writeln!(
             out,
             "      1. readiness: the target region is ReadyForTraffic"
@@ -559,8 +564,26 @@ pub fn failover_line(plan: &FailoverOutcome) -> String {
     let ready = find(&status.conditions, READY)
         .map(|c| format!("Ready={} ({}): {}", c.status, c.reason, c.message))
         .unwrap_or_else(|| "Ready=Unknown".to_string());
+    let drill = status
+        .last_drill
+        .as_ref()
+        .map(|d| {
+            format!(
+                "; last drill {:?}{}",
+                d.result,
+                match d.result {
+                    crate::api::failover_plan::DrillResult::Running => format!(" ({:?})", d.stage),
+                    _ => d
+                        .message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default(),
+                }
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "FailoverPlan {}: active {active}, phase {phase}{last}; {ready}",
+        "FailoverPlan {}: active {active}, phase {phase}{last}{drill}; {ready}",
         plan.owner
     )
 }

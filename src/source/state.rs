@@ -51,6 +51,18 @@ pub struct Record {
     /// A FailoverPlan's last failover, in progress or done: a restart continues it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover: Option<crate::api::failover_plan::FailoverRecord>,
+    /// A FailoverPlan's health history and automatic failover (`mode: Automatic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<crate::api::failover_plan::AutomaticStatus>,
+    /// A FailoverPlan's last drill (a restart continues a running one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::api::failover_plan::DrillReport>,
+    /// When its next scheduled drill is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_drill: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// The `dialtone.io/drill-now` value last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_now_handled: Option<String>,
 }
 
 /// Where the state of one manifest path is kept.

@@ -30,6 +30,13 @@ pub fn failover_plan(spec: &FailoverPlanSpec) -> Vec<FieldError> {
             60,
             24 * 3600,
         );
+        check_duration(
+            &mut problems,
+            "spec.automatic.minInterval",
+            &automatic.min_interval,
+            0,
+            30 * 86_400,
+        );
         if spec.mode != FailoverMode::Automatic {
             problems.add(
                 "spec.automatic",
@@ -71,6 +78,13 @@ pub fn failover_plan(spec: &FailoverPlanSpec) -> Vec<FieldError> {
         if let Some(zone) = &drill.time_zone {
             check_time_zone(&mut problems, "spec.drill.timeZone", zone);
         }
+        check_duration(
+            &mut problems,
+            "spec.drill.holdFor",
+            &drill.hold_for,
+            0,
+            7 * 86_400,
+        );
     }
     problems.into_vec()
 }

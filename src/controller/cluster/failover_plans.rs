@@ -17,6 +17,7 @@ use crate::api::contact_center_region::ContactCenterRegion;
 use crate::api::failover_plan::{
     ActiveRegion, FailoverPhase, FailoverPlan, FailoverPlanStatus, FailoverRecord,
 };
+use crate::api::maintenance_window::MaintenanceWindow;
 use crate::aws::AwsClients;
 use crate::controller::alarm_policy::Mode;
 use crate::controller::failover_plan::gate::{active_side, gate, mark_held};
@@ -73,6 +74,19 @@ impl FailoverPlans {
                     && r.metadata.name.as_deref() == Some(name)
             })
             .find_map(|r| typed_from(r, |region: &mut ContactCenterRegion| &mut region.status))
+    }
+
+    /// The MaintenanceWindow `name` in `namespace`.
+    fn window(&self, namespace: &str, name: &str) -> Option<MaintenanceWindow> {
+        self.windows
+            .state()
+            .iter()
+            .filter(|w| {
+                w.metadata.deletion_timestamp.is_none()
+                    && w.metadata.namespace.as_deref() == Some(namespace)
+                    && w.metadata.name.as_deref() == Some(name)
+            })
+            .find_map(|w| super::typed_window(w))
     }
 }
 
@@ -188,6 +202,12 @@ impl Reconciler for FailoverPlans {
         };
         let primary = self.region(&namespace, &effective.spec.primary.region_ref);
         let secondary = self.region(&namespace, &effective.spec.secondary.region_ref);
+        let drill_window = effective
+            .spec
+            .drill
+            .as_ref()
+            .and_then(|d| d.maintenance_window_ref.as_deref())
+            .and_then(|name| self.window(&namespace, name));
         let context = PlanContext {
             plan: &effective,
             primary: primary.as_ref().map(|r| (r, r.status.as_ref())),
@@ -195,6 +215,7 @@ impl Reconciler for FailoverPlans {
             previous: previous.as_ref(),
             withheld: None,
             announce: true,
+            drill_window: drill_window.as_ref(),
         };
         let mut outcome = self.engine.reconcile(context, Mode::Apply, now).await;
         mark_held(&mut outcome.status, &gated, now);
@@ -208,6 +229,7 @@ impl Reconciler for FailoverPlans {
             previous.as_ref().and_then(|s| s.last_failover.as_ref()),
             &outcome,
         ));
+        notes.append(&mut outcome.notes);
         let requeue = if outcome.announced {
             Some(Duration::ZERO)
         } else {
@@ -217,7 +239,10 @@ impl Reconciler for FailoverPlans {
                 _ => gated
                     .held
                     .as_ref()
-                    .and_then(|(_, opens)| super::until(*opens, now)),
+                    .and_then(|(_, opens)| super::until(*opens, now))
+                    .into_iter()
+                    .chain(outcome.wake)
+                    .min(),
             }
         };
         Applied {

@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::alarm_policy::Mode;
+use super::harness::Note;
 use super::progress::{Progress, Write};
 use super::status::StatusBase;
 use crate::api::alarm_policy::{OWNER_KIND_TAG, OWNER_TAG};
@@ -23,9 +24,11 @@ use crate::api::failover_plan::{
     ActiveRegion, ChecklistItem, DnsLever, DnsLeverStatus, FailoverPhase, FailoverPlan,
     FailoverPlanStatus, FailoverRecord, StepRecord,
 };
+use crate::api::maintenance_window::MaintenanceWindow;
 use crate::aws::{AwsClients, AwsError, ROUTE53_REGION, Target};
 use crate::controller::contact_center_region::{READY_FOR_TRAFFIC, region_target};
 use crate::plan::alarm::{AlarmConfig, DesiredAlarm, MetricStat, ObservedAlarm, Source, Threshold};
+use crate::plan::automatic::Verdict;
 use crate::plan::deletion::{
     Claim, Decision as DeletionDecision, Facts, decide as decide_deletion,
 };
@@ -40,6 +43,7 @@ use route53::DnsRead;
 
 mod cleanup;
 pub mod gate;
+mod intent;
 mod route53;
 mod steps;
 
@@ -47,6 +51,8 @@ pub use steps::describe;
 
 /// Annotation that lets a failover through although the target is not ready. Its value says why.
 pub const FORCE_FAILOVER_ANNOTATION: &str = "dialtone.io/force-failover";
+/// Annotation that starts a drill now. Its value says why; a new value starts another.
+pub const DRILL_NOW_ANNOTATION: &str = "dialtone.io/drill-now";
 /// Namespace and name of the metric the DNS lever alarm watches.
 pub const LEVER_NAMESPACE: &str = "dialtone";
 pub const LEVER_METRIC: &str = "SideEnabled";
@@ -87,6 +93,13 @@ pub struct FailoverOutcome {
     /// The failover was recorded as started and nothing written yet (`PlanContext::announce`):
     /// the caller shows the status, then reconciles again at once to carry it out.
     pub announced: bool,
+    /// Why the pending (or carried out) move happens: `automatic: ...`, `drill: ...`.
+    pub reason: Option<String>,
+    /// What the automatic decision and the drill did, as events (logged in manifest mode).
+    pub notes: Vec<Note>,
+    /// When to look again (the end of `unhealthyFor`, a drill's hold, the next drill), if sooner
+    /// than the resync.
+    pub wake: Option<Duration>,
 }
 
 impl FailoverOutcome {
@@ -100,6 +113,9 @@ impl FailoverOutcome {
             moving: None,
             peacetime_writes: Vec::new(),
             announced: false,
+            reason: None,
+            notes: Vec::new(),
+            wake: None,
         }
     }
 }
@@ -123,6 +139,8 @@ pub struct PlanContext<'a> {
     /// Record a failover as started (phase FailingOver) and return before its first write, so
     /// a cluster shows it while the steps run; the next reconcile carries it out.
     pub announce: bool,
+    /// The MaintenanceWindow `spec.drill.maintenanceWindowRef` names, when it exists.
+    pub drill_window: Option<&'a MaintenanceWindow>,
 }
 
 /// Counts a failover that finished in this sweep.
@@ -249,6 +267,8 @@ pub(super) struct Move<'a> {
     owner: &'a str,
     to: ActiveRegion,
     trigger: Trigger,
+    /// Why, in words (recorded as the failover's reason).
+    reason: String,
     /// A lever already serves `to`: the move started before (readiness no longer gates it).
     underway: bool,
     /// The DNS lever already serves `to` (read in this sweep).
@@ -344,8 +364,17 @@ impl FailoverEngine {
             ActiveRegion::Primary => region_target(primary),
             ActiveRegion::Secondary => region_target(secondary),
         };
-        let desired = plan.spec.active_region;
         let lever_target = target_of_side(ActiveRegion::Secondary);
+        // Automatic failover: which side to be on, from the health history.
+        let automatic = intent::automatic(
+            plan,
+            &sides,
+            primary_status,
+            secondary_status,
+            &outcome.status,
+            now,
+        );
+        let mut desired = automatic.side;
 
         // Observe.
         let levers = self
@@ -414,6 +443,45 @@ impl FailoverEngine {
         }
         outcome.status.active_region = crate::plan::failover::actual(&readings);
 
+        // A drill: its stage moves on with what was read; it may want the other side now.
+        let drill = intent::drill(
+            plan,
+            &sides,
+            (primary_status, secondary_status),
+            &automatic,
+            &outcome.status,
+            context.drill_window,
+            now,
+        );
+        let mut trigger = automatic.trigger;
+        let mut reason = match &automatic.verdict {
+            Verdict::Move(why) => Some(why.clone()),
+            Verdict::Latched(_) | Verdict::Watching(_) | Verdict::Withheld(_)
+                if automatic.latched() =>
+            {
+                automatic
+                    .memory
+                    .latched_reason
+                    .clone()
+                    .map(|r| format!("automatic failover: {r}"))
+            }
+            _ => None,
+        };
+        if let Some(side) = drill.intent.side {
+            desired = side;
+            trigger = Trigger::Drill;
+            reason = Some(drill.reason());
+        }
+        intent::keep(
+            &mut outcome,
+            plan,
+            &automatic,
+            &drill,
+            context.drill_window,
+            now,
+            mode,
+        );
+
         // Peacetime: the lever alarm exists as declared, and has data.
         if alarm_lever {
             self.peacetime_lever(
@@ -426,7 +494,7 @@ impl FailoverEngine {
             )
             .await;
         }
-        let decision = decide(desired, &readings, Trigger::Spec);
+        let decision = decide(desired, &readings, trigger);
 
         // Peacetime in Route 53, only when no failover is due: a failover under `lever: alarm`
         // makes no Route 53 call at all (its control plane may be what is down), and the records
@@ -498,7 +566,9 @@ impl FailoverEngine {
                 );
             }
             Decision::Stay => {
-                outcome.status.phase = Some(if desired == ActiveRegion::Secondary {
+                outcome.status.phase = Some(if drill.intent.side.is_some() {
+                    FailoverPhase::Drilling
+                } else if desired == ActiveRegion::Secondary {
                     FailoverPhase::FailedOver
                 } else {
                     FailoverPhase::Steady
@@ -509,7 +579,13 @@ impl FailoverEngine {
                     // Finished by someone, or by a sweep that crashed before recording it.
                     record.completed_at = Some(Time(now));
                 }
-                let message = format!("traffic on the {} side, as declared", side_name(desired));
+                let message = match (&drill.intent.side, &reason) {
+                    (Some(_), Some(why)) => format!(
+                        "traffic on the {} side for a drill: {why}",
+                        side_name(desired)
+                    ),
+                    _ => format!("traffic on the {} side, as declared", side_name(desired)),
+                };
                 set_ready(
                     &mut outcome.status,
                     &base,
@@ -526,6 +602,14 @@ impl FailoverEngine {
                 underway,
             } => {
                 outcome.moving = Some(to);
+                let reason = reason.clone().unwrap_or_else(|| {
+                    format!(
+                        "spec.activeRegion is {}; the traffic is on the {} side",
+                        side_name(to),
+                        side_name(other(to))
+                    )
+                });
+                outcome.reason = Some(reason.clone());
                 // The DNS lever as read (not stood in for: a missing one is created by peacetime).
                 let dns_done = match (&levers.lever, record_edit, &dns_read) {
                     (Some(Ok(Some((alarm, _)))), _, _) => {
@@ -554,6 +638,7 @@ impl FailoverEngine {
                     owner: &owner,
                     to,
                     trigger,
+                    reason,
                     underway,
                     dns_done,
                     sides: &sides,
@@ -595,6 +680,16 @@ impl FailoverEngine {
             let _ = spec;
         }
 
+        // An automatic failover holds the traffic where the spec does not say: Ready says so.
+        intent::latched_condition(
+            &mut outcome.status,
+            &automatic,
+            plan.spec.active_region,
+            plan.spec.automatic.as_ref().is_some_and(|a| a.failback),
+            &base,
+            now,
+        );
+
         // Would a failover to the other side work now? Evaluated every sweep.
         let target = other(outcome.status.active_region.unwrap_or(desired));
         let target_status = match target {
@@ -629,6 +724,8 @@ impl FailoverEngine {
             ));
         }
         problems.extend(outcome.errors.iter().map(ToString::to_string));
+        problems.extend(drill.waiting().map(str::to_string));
+        outcome.status.operator_region = self.clients.home_region();
         let (ready_to_fail_over, message) = if problems.is_empty() {
             (
                 Status::True,

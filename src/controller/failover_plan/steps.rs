@@ -16,6 +16,7 @@ impl FailoverEngine {
             owner,
             to,
             trigger,
+            ref reason,
             underway,
             dns_done,
             sides,
@@ -46,11 +47,7 @@ impl FailoverEngine {
                 from: Some(from),
                 to: Some(to),
                 trigger: Some(trigger.as_str().into()),
-                reason: Some(format!(
-                    "spec.activeRegion is {}; the traffic is on the {} side",
-                    side_name(to),
-                    side_name(from)
-                )),
+                reason: Some(reason.clone()),
                 started_at: Some(Time(now)),
                 ..FailoverRecord::default()
             },
