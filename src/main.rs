@@ -95,6 +95,16 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// The alert catalog: each preset an alarm entry can name (`preset: connect-queue-wait`), what it
+    /// watches, its default threshold and severity, and its params. With NAME, the preset's docs
+    /// and the alarm it expands to.
+    Presets {
+        /// One preset.
+        name: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: Format,
+    },
     /// Check manifests the way the API server and dialtone would, without touching AWS.
     /// Exit 0 when every document is valid, 1 otherwise.
     Validate {
@@ -298,6 +308,12 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
             for path in crdgen::write_split(&dir)? {
                 println!("wrote {}", path.display());
             }
+        }
+        Command::Presets { name, output } => {
+            return Ok(ExitCode::from(commands::presets(
+                name.as_deref(),
+                output.into(),
+            )?));
         }
         Command::Validate { path } => {
             let loaded = manifests::load(&path)?;

@@ -75,7 +75,7 @@ async fn first_apply_creates_every_alarm_with_owner_tag_and_routing() {
             ("Ready", "True", "Reconciled")
         );
     }
-    assert_eq!(emulator.count("cloudwatch:PutMetricAlarm"), 17);
+    assert_eq!(emulator.count("cloudwatch:PutMetricAlarm"), 18);
 
     let east = emulator.cloudwatch("us-east-1");
     let alarm = emulator.alarm("us-east-1", QUEUE_WAIT).await;
@@ -456,7 +456,7 @@ async fn injected_throttling_still_converges_through_the_cli() {
         .send()
         .await
         .expect("describe");
-    assert_eq!(east.metric_alarms().len(), 15);
+    assert_eq!(east.metric_alarms().len(), 16);
     let plan = dialtone(
         &emulator,
         &[
@@ -486,8 +486,8 @@ async fn plan_cli_exit_codes_and_json() {
         text.contains("+ create cc-prod-use1-queue-wait-basic"),
         "{text}"
     );
-    // The 17 alarms of the AlarmPolicies, and the FailoverPlan's DNS lever alarm.
-    assert!(text.contains("Plan: 18 to create"), "{text}");
+    // The 18 alarms of the AlarmPolicies, and the FailoverPlan's DNS lever alarm.
+    assert!(text.contains("Plan: 19 to create"), "{text}");
     assert!(
         text.contains("create the DNS lever alarm dialtone/contact-center/connect-dr/dns-lever"),
         "{text}"
@@ -501,7 +501,7 @@ async fn plan_cli_exit_codes_and_json() {
         "without --detailed-exitcode pending changes are success"
     );
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plan");
-    assert_eq!(parsed["summary"]["create"], 18);
+    assert_eq!(parsed["summary"]["create"], 19);
     let objects = parsed["objects"].as_array().expect("objects");
     let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
     assert_eq!(
@@ -553,8 +553,8 @@ async fn invalid_manifests_fail_the_plan_without_any_aws_call() {
     let text = std::fs::read_to_string(examples().join("10-alarms-contact-center.yaml"))
         .expect("example")
         .replace(
-            "threshold: 120",
-            "threshold: 120\n    anomalyBand: {standardDeviations: 2}",
+            "Check staffing and routing profiles.",
+            "Check staffing and routing profiles.\n    threshold: 120\n    anomalyBand: {standardDeviations: 2}",
         );
     std::fs::write(dir.join("bad.yaml"), text).expect("write");
     let out = dialtone(&emulator, &["plan", "-f", dir.to_str().expect("utf-8")]);

@@ -65,7 +65,7 @@ async fn run_deletes_nothing_while_a_manifest_is_broken_and_repairs_the_others()
         Duration::from_secs(60),
     );
     let before = sorted(emulator.alarm_names("us-east-1").await);
-    assert_eq!(before.len(), 15);
+    assert_eq!(before.len(), 16);
     let original = scratch.read(PRIMARY_FILE);
     let breakages = [
         ("kind typo", original.replace("kind: AlarmPolicy", "kind: AlarmPolicyy"), "is not one of"),
@@ -175,7 +175,7 @@ async fn a_duplicated_policy_writes_nothing_and_deletes_nothing() {
         "{:?}",
         emulator.writes()
     );
-    assert_eq!(emulator.alarm_names("us-east-1").await.len(), 15);
+    assert_eq!(emulator.alarm_names("us-east-1").await.len(), 16);
 }
 
 /// Case 3: an alarm whose owner tag a colleague removed is no longer ours: removing it from the
@@ -378,7 +378,7 @@ async fn a_copied_owner_tag_is_an_orphan_never_a_silent_deletion() {
     assert!(out.status.success(), "{}", text(&out));
     let names = emulator.alarm_names("us-east-1").await;
     assert!(!names.contains(&"hand-made-copy".to_string()));
-    assert_eq!(names.len(), 15, "only the orphan went");
+    assert_eq!(names.len(), 16, "only the orphan went");
 }
 
 /// Case 6a: a policy whose region changes takes its alarms out of the old region.
@@ -516,11 +516,11 @@ async fn every_write_is_logged_as_it_is_made_with_progress() {
         .lines()
         .filter(|l| l.contains(": created ") && l.contains(" AlarmPolicy "))
         .collect();
-    assert_eq!(writes.len(), 17, "{stderr}");
+    assert_eq!(writes.len(), 18, "{stderr}");
     assert!(
         writes
             .iter()
-            .any(|l| l.contains(&format!("created {QUEUE_WAIT} (")) && l.contains("/15)")),
+            .any(|l| l.contains(&format!("created {QUEUE_WAIT} (")) && l.contains("/16)")),
         "{stderr}"
     );
     assert!(writes.iter().any(|l| l.contains("(2/2)")), "{stderr}");

@@ -85,7 +85,7 @@ fn the_validate_command_accepts_the_examples_and_rejects_a_bad_manifest() {
     let bad = dir.join("bad.yaml");
     let text = std::fs::read_to_string(examples.join("10-alarms-contact-center.yaml"))
         .expect("example")
-        .replacen("severity: high", "severity: urgent", 1);
+        .replacen("severity: critical", "severity: urgent", 1);
     std::fs::write(&bad, text).expect("write");
     let rejected = std::process::Command::new(dialtone)
         .args(["validate", "-f"])
@@ -96,7 +96,7 @@ fn the_validate_command_accepts_the_examples_and_rejects_a_bad_manifest() {
     assert_eq!(rejected.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&rejected.stdout);
     assert!(
-        stdout.contains("AlarmPolicy contact-center/connect-primary: spec.alarms[0].severity"),
+        stdout.contains("AlarmPolicy contact-center/connect-primary: spec.alarms[2].severity"),
         "{stdout}"
     );
 }

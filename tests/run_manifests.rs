@@ -37,8 +37,8 @@ async fn run_serves_metrics_health_and_readiness() {
     assert_eq!(code, 200);
     for wanted in [
         r#"dialtone_reconciles_total{kind="AlarmPolicy",result="ok"}"#,
-        // The AlarmPolicies' 17 alarms and the FailoverPlan's lever alarm.
-        r#"dialtone_aws_requests_total{service="cloudwatch",operation="PutMetricAlarm",outcome="ok"} 18"#,
+        // The AlarmPolicies' 18 alarms and the FailoverPlan's lever alarm.
+        r#"dialtone_aws_requests_total{service="cloudwatch",operation="PutMetricAlarm",outcome="ok"} 19"#,
         "dialtone_reconcile_duration_seconds_bucket",
         "dialtone_drift_found_total",
         "dialtone_leader 1",
@@ -50,7 +50,7 @@ async fn run_serves_metrics_health_and_readiness() {
         .filter(|l| l.starts_with("dialtone_alarms{state="))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
-    assert_eq!(alarms, 17.0, "alarms by state add up to the managed alarms");
+    assert_eq!(alarms, 18.0, "alarms by state add up to the managed alarms");
     assert_eq!(get(&addr, "/nothing").0, 404);
     drop(child);
 }

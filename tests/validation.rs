@@ -27,12 +27,27 @@ fn example(file: &str, document: usize) -> Value {
     documents.swap_remove(document)
 }
 
+/// An example policy with its presets written out (the alarms as dialtone sees them), so a test
+/// can break one field of a metric or an expression.
+fn written_out(file: &str) -> Value {
+    match validate::object(&example(file, 0)) {
+        Ok(dialtone::api::Object::AlarmPolicy(policy)) => {
+            let mut value = serde_json::to_value(&policy).expect("JSON");
+            if let Some(map) = value.as_object_mut() {
+                map.remove("status");
+            }
+            value
+        }
+        other => panic!("{file}: {other:?}"),
+    }
+}
+
 fn policy() -> Value {
-    example("10-alarms-contact-center.yaml", 0)
+    written_out("10-alarms-contact-center.yaml")
 }
 
 fn expression_policy() -> Value {
-    example("11-alarms-backends.yaml", 0)
+    written_out("11-alarms-backends.yaml")
 }
 
 fn region() -> Value {
@@ -93,7 +108,7 @@ fn both_metric_and_expression() {
         p,
         Admission,
         "spec.alarms[0]",
-        "exactly one of metric or expression",
+        "exactly one of metric, expression or preset",
     );
 }
 
@@ -108,7 +123,7 @@ fn neither_metric_nor_expression() {
         p,
         Admission,
         "spec.alarms[0]",
-        "exactly one of metric or expression",
+        "exactly one of metric, expression or preset",
     );
 }
 
@@ -155,7 +170,7 @@ fn duplicate_alarm_name() {
         .as_array_mut()
         .expect("alarms")
         .push(copy);
-    rejects(p, Admission, "spec.alarms[8]", "duplicate value");
+    rejects(p, Admission, "spec.alarms", "alarm names must be unique");
 }
 
 #[test]
@@ -585,4 +600,43 @@ fn plan_durations_of_automatic_and_drill() {
     let mut f = plan();
     f["spec"]["drill"] = json!({"schedule": "0 6 1 */3 *", "holdFor": "200h"});
     rejects(f, Validate, "spec.drill.holdFor", "between 0");
+}
+
+#[test]
+fn preset_with_a_missing_param_names_the_param_and_the_preset() {
+    let mut p = policy();
+    p["spec"]["alarms"][0] = json!({"preset": "connect-queue-wait",
+        "params": {"instanceId": "7c0e9b14-8a3d-4f6e-9d21-3b5f2a1c4e88"}});
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].params.queueName",
+        "required by preset connect-queue-wait",
+    );
+}
+
+#[test]
+fn preset_and_metric_together() {
+    let mut p = policy();
+    p["spec"]["alarms"][0]["preset"] = json!("connect-missed-calls");
+    rejects(
+        p,
+        Admission,
+        "spec.alarms[0]",
+        "exactly one of metric, expression or preset",
+    );
+}
+
+#[test]
+fn an_expanded_preset_meets_the_same_rules_as_one_written_out() {
+    // The preset sets 3 evaluation periods; 5 datapoints out of them is caught after expansion.
+    let mut p = policy();
+    p["spec"]["alarms"][0] = json!({"preset": "lambda-error-rate",
+        "params": {"functionName": "cc-router"}, "datapointsToAlarm": 5});
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].datapointsToAlarm",
+        "evaluation",
+    );
 }

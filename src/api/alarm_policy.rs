@@ -95,9 +95,10 @@ pub struct AlarmPolicySpec {
     #[serde(default)]
     pub defaults: AlarmDefaults,
 
-    /// The alarms. Names are unique within the policy.
-    #[schemars(length(min = 1, max = 100))]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    /// The alarms, each written out or a `preset` (expanded before anything else looks at it).
+    /// Names are unique within the policy.
+    #[schemars(length(min = 1, max = 100), with = "Vec<AlarmEntry>")]
+    #[x_kube(validation = Rule::new("self.all(a, !has(a.name) || self.exists_one(b, has(b.name) && b.name == a.name))").message("alarm names must be unique within the policy"))]
     pub alarms: Vec<AlarmSpec>,
 }
 
@@ -192,25 +193,35 @@ pub struct AlarmDefaults {
     pub treat_missing_data: Option<TreatMissingData>,
 }
 
-/// One CloudWatch alarm.
+/// One alarm as written in a manifest: in full, or a `preset` from the catalog (`dialtone presets`)
+/// with the `params` it needs, every other field overriding the preset's. A preset entry is
+/// expanded before validation, so it meets the same rules as one written out.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.metric) != has(self.expression)").message("set exactly one of metric or expression"))]
-#[x_kube(validation = Rule::new("has(self.threshold) != has(self.anomalyBand)").message("set exactly one of threshold or anomalyBand"))]
-#[x_kube(validation = Rule::new("!has(self.anomalyBand) || self.comparisonOperator in ['LessThanLowerOrGreaterThanUpperThreshold', 'LessThanLowerThreshold', 'GreaterThanUpperThreshold']").message("an anomalyBand alarm needs comparisonOperator LessThanLowerOrGreaterThanUpperThreshold, LessThanLowerThreshold or GreaterThanUpperThreshold").field_path(".comparisonOperator"))]
-#[x_kube(validation = Rule::new("has(self.anomalyBand) || !(self.comparisonOperator in ['LessThanLowerOrGreaterThanUpperThreshold', 'LessThanLowerThreshold', 'GreaterThanUpperThreshold'])").message("band comparison operators need anomalyBand").field_path(".comparisonOperator"))]
-#[x_kube(validation = Rule::new("!has(self.anomalyBand) || has(self.metric)").message("anomalyBand works with metric, not expression").field_path(".anomalyBand"))]
+#[x_kube(validation = Rule::new("(has(self.metric) ? 1 : 0) + (has(self.expression) ? 1 : 0) + (has(self.preset) ? 1 : 0) == 1").message("set exactly one of metric, expression or preset"))]
+#[x_kube(validation = Rule::new("has(self.preset) || has(self.name)").message("name is required (a preset entry may leave it out)").field_path(".name"))]
+#[x_kube(validation = Rule::new("has(self.preset) || has(self.severity)").message("severity is required (a preset entry may leave it out)").field_path(".severity"))]
+#[x_kube(validation = Rule::new("has(self.preset) || has(self.comparisonOperator)").message("comparisonOperator is required (a preset entry may leave it out)").field_path(".comparisonOperator"))]
+#[x_kube(validation = Rule::new("has(self.preset) || has(self.threshold) != has(self.anomalyBand)").message("set exactly one of threshold or anomalyBand"))]
+#[x_kube(validation = Rule::new("!has(self.threshold) || !has(self.anomalyBand)").message("set exactly one of threshold or anomalyBand"))]
+#[x_kube(validation = Rule::new("!has(self.params) || has(self.preset)").message("params go with a preset").field_path(".params"))]
+#[x_kube(validation = Rule::new("!has(self.anomalyBand) || !has(self.comparisonOperator) || self.comparisonOperator in ['LessThanLowerOrGreaterThanUpperThreshold', 'LessThanLowerThreshold', 'GreaterThanUpperThreshold']").message("an anomalyBand alarm needs comparisonOperator LessThanLowerOrGreaterThanUpperThreshold, LessThanLowerThreshold or GreaterThanUpperThreshold").field_path(".comparisonOperator"))]
+#[x_kube(validation = Rule::new("has(self.preset) || has(self.anomalyBand) || !has(self.comparisonOperator) || !(self.comparisonOperator in ['LessThanLowerOrGreaterThanUpperThreshold', 'LessThanLowerThreshold', 'GreaterThanUpperThreshold'])").message("band comparison operators need anomalyBand").field_path(".comparisonOperator"))]
+#[x_kube(validation = Rule::new("!has(self.anomalyBand) || !has(self.expression)").message("anomalyBand works with metric, not expression").field_path(".anomalyBand"))]
 #[x_kube(validation = Rule::new("!has(self.datapointsToAlarm) || !has(self.evaluationPeriods) || self.datapointsToAlarm <= self.evaluationPeriods").message("datapointsToAlarm must not exceed evaluationPeriods").field_path(".datapointsToAlarm"))]
-pub struct AlarmSpec {
-    /// Unique within the policy; the CloudWatch name is the policy's prefix + this name.
+pub struct AlarmEntry {
+    /// Unique within the policy; the CloudWatch name is the policy's prefix + this name. A
+    /// preset entry defaults it from the preset and its params (`connect-queue-wait-BasicQueue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 128),
         regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
     )]
-    pub name: String,
+    pub name: Option<String>,
 
     /// `critical`, `high`, `medium` or `low`; picks the actions from `spec.routing`.
-    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
 
     /// What the alarm means and what to do, shown in notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +231,75 @@ pub struct AlarmSpec {
     /// Exact CloudWatch alarm name, overriding prefix + name (for example to keep a legacy name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255), regex(pattern = r"^[^\x00-\x1F\x7F]+$"))]
+    pub alarm_name: Option<String>,
+
+    /// The metric to watch. Set exactly one of `metric`, `expression` or `preset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<MetricSpec>,
+
+    /// A metric-math expression over named metrics. Set exactly one of `metric`, `expression` or
+    /// `preset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<ExpressionSpec>,
+
+    /// A grounded alarm from the catalog (`dialtone presets`), e.g. `connect-queue-wait`. Set
+    /// exactly one of `metric`, `expression` or `preset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$"))]
+    pub preset: Option<String>,
+
+    /// The preset's params: the dimension values it needs, e.g. `{instanceId: ..., queueName:
+    /// BasicQueue}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 10))]
+    #[x_kube(validation = Rule::new("self.all(k, size(self[k]) >= 1 && size(self[k]) <= 1024)").message("param values must be 1-1024 characters"))]
+    pub params: BTreeMap<String, String>,
+
+    /// The value compared with the metric. Set exactly one of `threshold` or `anomalyBand` (a
+    /// preset has its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+
+    /// Compare with an anomaly-detection band instead of a fixed threshold (with `metric` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_band: Option<AnomalyBand>,
+
+    /// CloudWatch's comparison, e.g. `GreaterThanThreshold`. Band operators need `anomalyBand`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_operator: Option<ComparisonOperator>,
+
+    /// Overrides `spec.defaults.evaluationPeriods`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub evaluation_periods: Option<i32>,
+
+    /// Overrides `spec.defaults.datapointsToAlarm`; at most the evaluation periods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub datapoints_to_alarm: Option<i32>,
+
+    /// Overrides `spec.defaults.treatMissingData`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<TreatMissingData>,
+}
+
+/// One CloudWatch alarm, written out: what every entry of `spec.alarms` is once a preset is
+/// expanded (the schema is `AlarmEntry`'s, whose rules it meets).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmSpec {
+    /// Unique within the policy; the CloudWatch name is the policy's prefix + this name.
+    pub name: String,
+
+    /// `critical`, `high`, `medium` or `low`; picks the actions from `spec.routing`.
+    pub severity: Severity,
+
+    /// What the alarm means and what to do, shown in notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+
+    /// Exact CloudWatch alarm name, overriding prefix + name (for example to keep a legacy name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_name: Option<String>,
 
     /// The metric to watch. Set exactly one of `metric` or `expression`.
@@ -243,12 +323,10 @@ pub struct AlarmSpec {
 
     /// Overrides `spec.defaults.evaluationPeriods`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 100000))]
     pub evaluation_periods: Option<i32>,
 
     /// Overrides `spec.defaults.datapointsToAlarm`; at most the evaluation periods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 100000))]
     pub datapoints_to_alarm: Option<i32>,
 
     /// Overrides `spec.defaults.treatMissingData`.

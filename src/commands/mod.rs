@@ -2,6 +2,7 @@
 
 mod failover;
 mod gate;
+mod presets;
 mod source;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use crate::plan::sweep::Orphans;
 use crate::render::{self, Changes, Totals};
 use crate::source::{Kind, Snapshot, manifests};
 pub use gate::{Held, held_message};
+pub use presets::presets;
 pub use source::{ManifestSource, Report};
 
 /// How many times `apply` re-plans and retries after retryable AWS errors (throttling).

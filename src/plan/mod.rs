@@ -10,6 +10,7 @@ pub mod failover;
 pub mod gate;
 pub mod health;
 pub mod mute;
+pub mod presets;
 pub mod schedule;
 pub mod scope;
 pub mod sweep;

@@ -232,7 +232,9 @@ pub fn object(value: &serde_json::Value) -> Result<crate::api::Object, InvalidSp
     };
     let (object, problems) = match kind.as_str() {
         "AlarmPolicy" => {
-            let o: api::AlarmPolicy = serde_json::from_value(value.clone()).map_err(typed)?;
+            // Presets expand first: what follows sees (and checks) the alarms written out.
+            let value = expand_presets(value).map_err(invalid)?;
+            let o: api::AlarmPolicy = serde_json::from_value(value).map_err(typed)?;
             let problems = alarm_policy(&namespace, &name, &o.spec);
             (Object::AlarmPolicy(o), problems)
         }
@@ -258,6 +260,50 @@ pub fn object(value: &serde_json::Value) -> Result<crate::api::Object, InvalidSp
     } else {
         Err(invalid(problems))
     }
+}
+
+/// An AlarmPolicy manifest with its preset entries expanded into alarms written out, checked
+/// against the schema again (an expanded alarm meets the same rules as one written out).
+fn expand_presets(value: &serde_json::Value) -> Result<serde_json::Value, Vec<FieldError>> {
+    let entries = &value["spec"]["alarms"];
+    let entries: Vec<crate::api::alarm_policy::AlarmEntry> =
+        serde_json::from_value(entries.clone())
+            .map_err(|err| vec![FieldError::new("spec.alarms", err.to_string())])?;
+    if entries.iter().all(|e| e.preset.is_none()) {
+        return Ok(value.clone());
+    }
+    let alarms = crate::plan::presets::expand_all(&entries)?;
+    let mut expanded = value.clone();
+    expanded["spec"]["alarms"] = serde_json::to_value(&alarms)
+        .map_err(|err| vec![FieldError::new("spec.alarms", err.to_string())])?;
+    let errors = schema::check("AlarmPolicy", &expanded);
+    if errors.is_empty() {
+        Ok(expanded)
+    } else {
+        Err(errors)
+    }
+}
+
+/// An AlarmPolicy manifest with every entry that expands expanded and the others left out: for
+/// cleanup, which must go on for a policy that no longer validates (what it wrote is in its
+/// footprint).
+pub fn expand_presets_leniently(value: &serde_json::Value) -> serde_json::Value {
+    let Some(entries) = value["spec"]["alarms"].as_array() else {
+        return value.clone();
+    };
+    let alarms: Vec<serde_json::Value> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| {
+            let entry: crate::api::alarm_policy::AlarmEntry =
+                serde_json::from_value(entry.clone()).ok()?;
+            let alarm = crate::plan::presets::expand(&entry, &format!("spec.alarms[{i}]")).ok()?;
+            serde_json::to_value(alarm).ok()
+        })
+        .collect();
+    let mut expanded = value.clone();
+    expanded["spec"]["alarms"] = serde_json::Value::Array(alarms);
+    expanded
 }
 
 /// Kubernetes names: DNS subdomains (names, with dots) or DNS labels (namespaces).

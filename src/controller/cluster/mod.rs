@@ -242,6 +242,10 @@ impl Reconciler for AlarmPolicies {
                 if let Some(map) = v.as_object_mut() {
                     map.remove("status");
                 }
+                // Preset entries expanded (as every reconcile saw them): their names are what
+                // was written. An entry that no longer expands is left out: the footprint
+                // still names what it wrote.
+                let v = crate::validate::expand_presets_leniently(&v);
                 serde_json::from_value(v).ok()
             })
             .map(|mut policy: AlarmPolicy| {
@@ -965,7 +969,7 @@ pub fn windows_selecting(
     let Ok(value) = serde_json::to_value(policy) else {
         return Vec::new();
     };
-    let Ok(policy) = serde_json::from_value::<AlarmPolicy>(without_status(value)) else {
+    let Ok(Object::AlarmPolicy(policy)) = crate::validate::object(&without_status(value)) else {
         return Vec::new();
     };
     windows
@@ -991,7 +995,7 @@ pub fn regions_selecting(
     let Ok(value) = serde_json::to_value(policy) else {
         return Vec::new();
     };
-    let Ok(policy) = serde_json::from_value::<AlarmPolicy>(without_status(value)) else {
+    let Ok(Object::AlarmPolicy(policy)) = crate::validate::object(&without_status(value)) else {
         return Vec::new();
     };
     regions
