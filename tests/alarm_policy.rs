@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -631,6 +631,64 @@ async fn a_tag_removed_from_the_spec_is_removed_from_the_alarms_foreign_tags_sta
         outcome(&after, PRIMARY).plan.actions.is_empty(),
         "{:?}",
         outcome(&after, PRIMARY).plan.actions
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_whose_untag_failed_keeps_its_record_until_the_key_is_gone() {
+    let emulator = Emulator::acquire().await;
+    let mut policy = named(&support::example_alarm_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    let east = emulator.cloudwatch("us-east-1");
+    let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{QUEUE_WAIT}");
+    let tags = |east: aws_sdk_cloudwatch::Client, arn: String| async move {
+        east.list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .expect("tags")
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<BTreeMap<String, String>>()
+    };
+
+    // env is dropped from the spec, and every attempt (6, the SDK's retries) of the first
+    // UntagResource, the queue-wait alarm's, is throttled: its record must not be rewritten
+    // without env while env is on the alarm.
+    policy.spec.tags.remove("env");
+    emulator.inject_throttling("cloudwatch", "UntagResource", 1, 6);
+    let failed = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert!(
+        !outcome(&failed, PRIMARY).errors.is_empty(),
+        "the untags failed"
+    );
+    let held = tags(east.clone(), arn.clone()).await;
+    assert!(held.contains_key("env"), "{held:?}");
+    assert!(
+        held.get("dialtone.io/managed-tags")
+            .is_some_and(|record| record.split(',').any(|k| k == "env")),
+        "the record still names env: {held:?}"
+    );
+
+    // The next sweep removes it, then rewrites the record.
+    let repaired = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert!(
+        outcome(&repaired, PRIMARY).errors.is_empty(),
+        "{:?}",
+        outcome(&repaired, PRIMARY).errors
+    );
+    let held = tags(east, arn).await;
+    assert!(!held.contains_key("env"), "{held:?}");
+    assert_eq!(
+        held.get("dialtone.io/managed-tags").map(String::as_str),
+        Some("team")
     );
 }
 

@@ -532,7 +532,8 @@ fn write_of<'a>(owner: &'a str, action: &'a Action) -> Write<'a> {
 }
 
 /// Carries out `actions` in order. A failed call leaves its alarm as it was and does not stop the
-/// others (they are independent alarms).
+/// others (they are independent alarms), except that an alarm whose untag failed is not re-tagged:
+/// its managed-tags record must keep naming the key still on it, so the next sweep removes it.
 async fn execute(
     cloudwatch: &CloudWatchAlarms,
     owner: &str,
@@ -542,7 +543,13 @@ async fn execute(
     let mut done = Vec::new();
     let mut errors = Vec::new();
     let mut deletes = Vec::new();
+    let mut untag_failed = std::collections::BTreeSet::new();
     for action in actions {
+        if let Action::Tag { alarm_name, .. } = action
+            && untag_failed.contains(alarm_name)
+        {
+            continue;
+        }
         let result = match action {
             Action::Create { alarm } => cloudwatch.put(&alarm.config, Some(&alarm.tags)).await,
             Action::Update { alarm, .. } => cloudwatch.put(&alarm.config, None).await,
@@ -559,7 +566,12 @@ async fn execute(
         progress.log(write_of(owner, action), &result);
         match result {
             Ok(()) => done.push(action.clone()),
-            Err(err) => errors.push(err),
+            Err(err) => {
+                if let Action::Untag { alarm_name, .. } = action {
+                    untag_failed.insert(alarm_name.clone());
+                }
+                errors.push(err);
+            }
         }
     }
     if !deletes.is_empty() {

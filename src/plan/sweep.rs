@@ -145,7 +145,7 @@ impl Action {
 pub struct PolicyPlan {
     pub owner: String,
     pub manage: bool,
-    /// In execution order: creates, adoptions, updates, tags, untags, deletes.
+    /// In execution order: creates, adoptions, updates, untags, tags, deletes.
     pub actions: Vec<Action>,
     /// Per declared alarm, as found: ARN, state, drift and conflicts.
     pub alarms: Vec<AlarmStatus>,
@@ -497,8 +497,11 @@ fn plan_policy(
             .into_iter()
             .chain(adoptions)
             .chain(updates)
-            .chain(tags)
+            // Untags before tags: the TagResource that rewrites the managed-tags record comes
+            // last, so a crash between the two leaves a record that still names the dropped key
+            // (the next sweep rewrites it) and never a dropped key the record forgot.
             .chain(untags)
+            .chain(tags)
             .collect()
     } else {
         Vec::new()

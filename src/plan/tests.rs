@@ -587,17 +587,38 @@ fn tags_removed_from_the_spec_are_untagged_others_are_kept() {
     ] {
         held.1.tags.insert(k.into(), v.into());
     }
-    let observed = Observed {
+    let found = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
         owned: BTreeMap::from([held]),
         owned_fresh: true,
     };
-    let plans = plan_all(&[policy(vec![alarm])], &observed);
-    assert_eq!(kinds(&plans[0].actions), ["tag ns/p/a", "untag ns/p/a"]);
-    match &plans[0].actions[1] {
+    let plans = plan_all(&[policy(vec![alarm])], &found);
+    assert_eq!(kinds(&plans[0].actions), ["untag ns/p/a", "tag ns/p/a"]);
+    match &plans[0].actions[0] {
         Action::Untag { keys, .. } => assert_eq!(keys, &["env".to_string()]),
         other => panic!("{other:?}"),
     }
+
+    // A crash after the untag, before the tag: env is gone, the record still names it. The next
+    // plan rewrites the record and has nothing left to untag.
+    let mut after = owned("ns/p/a", "ns/p");
+    for (k, v) in [
+        ("team", "cc"),
+        ("cost-center", "42"),
+        (MANAGED_TAGS_TAG, "env,team"),
+    ] {
+        after.1.tags.insert(k.into(), v.into());
+    }
+    let mut alarm = desired("a");
+    alarm.tags.insert("team".into(), "cc".into());
+    alarm.tags.insert(MANAGED_TAGS_TAG.into(), "team".into());
+    let found = Observed {
+        alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
+        owned: BTreeMap::from([after]),
+        owned_fresh: true,
+    };
+    let plans = plan_all(&[policy(vec![alarm])], &found);
+    assert_eq!(kinds(&plans[0].actions), ["tag ns/p/a"]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,11 +18,16 @@ _session = botocore.session.get_session()
 
 @dataclass
 class Fault:
-    service: str
-    operation: str
+    service: str  # or "*": every service
+    operation: str  # or "*": every operation
     every: int  # throttle every Nth matching call (1: each one)
     remaining: int  # how many more to throttle
     seen: int = 0
+    share: float = 0.0  # instead of every Nth: this share of matching calls, drawn from `rng`
+    rng: random.Random | None = None
+
+    def matches(self, service: str, operation: str) -> bool:
+        return self.service in ("*", service) and self.operation in ("*", operation)
 
 
 class Faults:
@@ -34,11 +40,16 @@ class Faults:
             self.faults.clear()
 
     def add(self, spec: dict) -> None:
+        share = float(spec.get("share", 0.0))
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share {share} is not between 0 and 1")
         fault = Fault(
             service=str(spec["service"]),
             operation=str(spec["operation"]),
             every=max(1, int(spec.get("every", 1))),
             remaining=max(0, int(spec.get("count", 1))),
+            share=share,
+            rng=random.Random(int(spec.get("seed", 0))) if share else None,
         )
         with self.lock:
             self.faults.append(fault)
@@ -46,10 +57,11 @@ class Faults:
     def should_throttle(self, service: str, operation: str) -> bool:
         with self.lock:
             for fault in self.faults:
-                if (fault.service, fault.operation) != (service, operation) or fault.remaining == 0:
+                if not fault.matches(service, operation) or fault.remaining == 0:
                     continue
                 fault.seen += 1
-                if fault.seen % fault.every == 0:
+                hit = fault.rng.random() < fault.share if fault.rng else fault.seen % fault.every == 0
+                if hit:
                     fault.remaining -= 1
                     return True
         return False

@@ -13,7 +13,8 @@ Control endpoints (loopback only, like the rest):
                                request since the reset; outcome is "served", "throttled" or "outage", client
                                is "dialtone" when the SDK's user agent carries app/dialtone
     DELETE /_emulator/calls    forget the recorded calls and injected faults (resources and outages stay)
-    POST /_emulator/faults     {"service", "operation", "every": N, "count": M}: answer every Nth such
+    POST /_emulator/faults     {"service", "operation", "every": N, "count": M} ("*" matches any service or
+                               operation; "share": 0.3 and "seed" throttle that share at random instead): answer every Nth such
                                request with the protocol's own throttling error, M times in all
     POST /_emulator/outage     {"region": R, "service": S}: every request of botocore service S ("connect",
                                "cloudwatch", "route53", ...; omitted: of every service) signed for region R

@@ -149,3 +149,41 @@ def test_injected_throttling_is_the_protocols_own_and_retried(endpoint, cloudwat
     with pytest.raises(botocore.exceptions.ClientError) as raised:
         no_retry.describe_alarms()
     assert raised.value.response["Error"]["Code"] in ("Throttling", "ThrottlingException")
+
+
+def test_a_share_of_every_call_is_throttled_at_random_and_reproducibly(endpoint, cloudwatch):
+    def inject():
+        request = urllib.request.Request(
+            f"{endpoint}/_emulator/faults",
+            data=json.dumps({"service": "*", "operation": "*", "share": 0.5, "seed": 7, "count": 1000}).encode(),
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10)
+
+    no_retry = boto3.client(
+        "cloudwatch",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+    def outcomes():
+        seen = []
+        for _ in range(40):
+            try:
+                no_retry.describe_alarms()
+                seen.append("served")
+            except botocore.exceptions.ClientError as err:
+                assert err.response["Error"]["Code"] in ("Throttling", "ThrottlingException")
+                seen.append("throttled")
+        return seen
+
+    inject()
+    first = outcomes()
+    assert 8 <= first.count("throttled") <= 32, first
+    request = urllib.request.Request(f"{endpoint}/_emulator/calls", method="DELETE")
+    urllib.request.urlopen(request, timeout=10)
+    inject()
+    assert outcomes() == first, "the same seed throttles the same calls"

@@ -192,6 +192,15 @@ impl Emulator {
         self.request("POST", "/_emulator/faults", &body.to_string());
     }
 
+    /// Throttles `share` of every AWS request (any service, any operation) at random, drawn from
+    /// `seed`, `count` times in all.
+    pub fn throttle_share(&self, share: f64, seed: u64, count: u32) {
+        let body = serde_json::json!({
+            "service": "*", "operation": "*", "share": share, "seed": seed, "count": count
+        });
+        self.request("POST", "/_emulator/faults", &body.to_string());
+    }
+
     /// A plain HTTP/1.1 request to the emulator's control endpoints (loopback only).
     fn request(&self, method: &str, path: &str, body: &str) -> String {
         let mut stream = TcpStream::connect(&self.addr).expect("connect to emulator");
