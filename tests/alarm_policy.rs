@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -640,24 +640,6 @@ async fn an_alarm_whose_untag_failed_keeps_its_record_until_the_key_is_gone() {
     let mut policy = named(&support::example_alarm_policies(), "connect-primary");
     let mut engine = AlarmEngine::new(emulator.clients().await);
     sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
-    let east = emulator.cloudwatch("us-east-1");
-    let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{QUEUE_WAIT}");
-    let tags = |east: aws_sdk_cloudwatch::Client, arn: String| async move {
-        east.list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .expect("tags")
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect::<BTreeMap<String, String>>()
-    };
 
     // env is dropped from the spec, and every attempt (6, the SDK's retries) of the first
     // UntagResource, the queue-wait alarm's, is throttled: its record must not be rewritten
@@ -669,7 +651,7 @@ async fn an_alarm_whose_untag_failed_keeps_its_record_until_the_key_is_gone() {
         !outcome(&failed, PRIMARY).errors.is_empty(),
         "the untags failed"
     );
-    let held = tags(east.clone(), arn.clone()).await;
+    let held = emulator.alarm_tags("us-east-1", QUEUE_WAIT).await;
     assert!(held.contains_key("env"), "{held:?}");
     assert!(
         held.get("dialtone.io/managed-tags")
@@ -684,7 +666,7 @@ async fn an_alarm_whose_untag_failed_keeps_its_record_until_the_key_is_gone() {
         "{:?}",
         outcome(&repaired, PRIMARY).errors
     );
-    let held = tags(east, arn).await;
+    let held = emulator.alarm_tags("us-east-1", QUEUE_WAIT).await;
     assert!(!held.contains_key("env"), "{held:?}");
     assert_eq!(
         held.get("dialtone.io/managed-tags").map(String::as_str),

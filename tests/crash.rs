@@ -84,30 +84,28 @@ fn apply_to_completion(emulator: &Emulator, dir: &str, state: &str) {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-/// Every alarm under the policy's prefix, with its tags.
+/// Every alarm of the emulator's us-east-1, with its tags.
 async fn alarms_with_tags(emulator: &Emulator) -> BTreeMap<String, BTreeMap<String, String>> {
-    let cloudwatch = emulator.cloudwatch("us-east-1");
     let mut found = BTreeMap::new();
     for name in emulator.alarm_names("us-east-1").await {
-        let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}");
-        let tags = cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .expect("tags")
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
+        let tags = emulator.alarm_tags("us-east-1", &name).await;
         found.insert(name, tags);
     }
     found
+}
+
+/// Exactly the `n` declared alarms, each with its policy's owner tag and `team: cc`.
+fn assert_declared(alarms: &BTreeMap<String, BTreeMap<String, String>>, n: u64) {
+    let expected: Vec<String> = (0..n).map(|i| format!("crash-a{i:04}")).collect();
+    assert_eq!(alarms.keys().cloned().collect::<Vec<_>>(), expected);
+    for (i, (name, tags)) in alarms.iter().enumerate() {
+        assert_eq!(
+            tags.get("dialtone.io/owner"),
+            Some(&format!("cc/crash-{}", i / 100)),
+            "{name}: {tags:?}"
+        );
+        assert_eq!(tags.get("team").map(String::as_str), Some("cc"), "{name}");
+    }
 }
 
 #[tokio::test]
@@ -147,14 +145,8 @@ async fn kills_at_random_points_then_one_apply_leave_exactly_the_declared_alarms
     }
     apply_to_completion(&emulator, &dir, &state);
     let alarms = alarms_with_tags(&emulator).await;
-    let expected: Vec<String> = (0..n).map(|i| format!("crash-a{i:04}")).collect();
-    assert_eq!(alarms.keys().cloned().collect::<Vec<_>>(), expected);
-    for (i, (name, tags)) in alarms.iter().enumerate() {
-        assert_eq!(
-            tags.get("dialtone.io/owner"),
-            Some(&format!("cc/crash-{}", i / 100)),
-            "{name}: {tags:?}"
-        );
+    assert_declared(&alarms, n);
+    for (name, tags) in &alarms {
         assert_eq!(tags.get("env").map(String::as_str), Some("prod"), "{name}");
     }
 
@@ -244,15 +236,5 @@ async fn with_30_percent_of_all_requests_throttled_one_apply_converges_exactly()
     // The checks below read without the injected throttling.
     emulator.forget_calls();
 
-    let alarms = alarms_with_tags(&emulator).await;
-    let expected: Vec<String> = (0..n).map(|i| format!("crash-a{i:04}")).collect();
-    assert_eq!(alarms.keys().cloned().collect::<Vec<_>>(), expected);
-    for (i, (name, tags)) in alarms.iter().enumerate() {
-        assert_eq!(
-            tags.get("dialtone.io/owner"),
-            Some(&format!("cc/crash-{}", i / 100)),
-            "{name}: {tags:?}"
-        );
-        assert_eq!(tags.get("team").map(String::as_str), Some("cc"), "{name}");
-    }
+    assert_declared(&alarms_with_tags(&emulator).await, n);
 }

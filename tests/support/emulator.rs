@@ -192,6 +192,31 @@ impl Emulator {
         self.request("POST", "/_emulator/faults", &body.to_string());
     }
 
+    /// The tags of alarm `name` in `region`.
+    pub async fn alarm_tags(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> std::collections::BTreeMap<String, String> {
+        self.cloudwatch(region)
+            .list_tags_for_resource()
+            .resource_arn(format!(
+                "arn:aws:cloudwatch:{region}:123456789012:alarm:{name}"
+            ))
+            .send()
+            .await
+            .expect("ListTagsForResource")
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// Throttles `share` of every AWS request (any service, any operation) at random, drawn from
     /// `seed`, `count` times in all.
     pub fn throttle_share(&self, share: f64, seed: u64, count: u32) {

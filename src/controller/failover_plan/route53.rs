@@ -49,6 +49,37 @@ fn route53_call(step: &'static str, operation: &'static str, detail: String) -> 
     }
 }
 
+/// One health check `plan_checks` deletes: the call (shown by `plan`) and, with `Mode::Apply`,
+/// the DeleteHealthCheck itself, logged (None otherwise).
+async fn delete_check(
+    route53: &Route53,
+    progress: &mut Progress<'_>,
+    owner: &str,
+    step: &'static str,
+    (id, role, why): (&str, &str, &str),
+    mode: Mode,
+) -> (Call, Option<Result<(), AwsError>>) {
+    let call = route53_call(
+        step,
+        "DeleteHealthCheck",
+        format!("delete health check {role} ({id}): {why}"),
+    );
+    if mode != Mode::Apply {
+        return (call, None);
+    }
+    let result = route53.delete_check(id).await;
+    progress.log(
+        Write {
+            owner,
+            verb: "delete",
+            name: role,
+            line: format!("deleted health check {role} ({id}): {why}"),
+        },
+        &result,
+    );
+    (call, Some(result))
+}
+
 /// The pairs the plan recorded in `zone` (its footprint), as (name, type).
 fn recorded_pairs(recorded: &[String], zone: &str) -> Vec<(String, String)> {
     recorded
@@ -324,31 +355,23 @@ impl FailoverEngine {
             let CheckAction::Delete { id, role, why } = action else {
                 continue;
             };
-            let detail = format!("delete health check {role} ({id}): {why}");
-            outcome.peacetime_writes.push(route53_call(
+            let (call, result) = delete_check(
+                &route53,
+                &mut progress,
+                owner,
                 "peacetime",
-                "DeleteHealthCheck",
-                detail.clone(),
-            ));
-            if mode != Mode::Apply {
-                continue;
-            }
-            let result = route53.delete_check(id).await;
-            progress.log(
-                Write {
-                    owner,
-                    verb: "delete",
-                    name: role,
-                    line: format!("deleted health check {role} ({id}): {why}"),
-                },
-                &result,
-            );
+                (id, role, why),
+                mode,
+            )
+            .await;
+            outcome.peacetime_writes.push(call);
             match result {
                 // A replaced check's role stays declared (its new check has it).
-                Ok(()) => {
+                Some(Ok(())) => {
                     deleted_roles.insert(role.clone());
                 }
-                Err(err) => outcome.errors.push(err),
+                Some(Err(err)) => outcome.errors.push(err),
+                None => {}
             }
         }
 
@@ -649,26 +672,22 @@ impl FailoverEngine {
             let CheckAction::Delete { id, role, why } = action else {
                 continue;
             };
-            let detail = format!("delete health check {role} ({id}): {why}");
-            calls.push(route53_call("cleanup", "DeleteHealthCheck", detail.clone()));
-            if mode != Mode::Apply {
-                continue;
-            }
-            let result = route53.delete_check(id).await;
-            progress.log(
-                Write {
-                    owner,
-                    verb: "delete",
-                    name: role,
-                    line: format!("deleted health check {role} ({id}): {why}"),
-                },
-                &result,
-            );
+            let (call, result) = delete_check(
+                &route53,
+                &mut progress,
+                owner,
+                "cleanup",
+                (id, role, why),
+                mode,
+            )
+            .await;
+            calls.push(call);
             match result {
-                Ok(()) => {
+                Some(Ok(())) => {
                     left.remove(&dns::check_footprint(role));
                 }
-                Err(err) => errors.push(err),
+                Some(Err(err)) => errors.push(err),
+                None => {}
             }
         }
         (calls, errors, left.into_iter().collect())
