@@ -198,7 +198,12 @@ async fn controller(
     let identity = Some(options.identity.clone());
     let policies = Arc::new(Context::new(
         client.clone(),
-        AlarmPolicies::new(AlarmEngine::new(aws.clone()), window_reader.clone()),
+        AlarmPolicies::new(
+            AlarmEngine::new(aws.clone()),
+            window_reader.clone(),
+            policy_reader.clone(),
+            options.resync,
+        ),
         options.resync,
         identity.clone(),
     ));

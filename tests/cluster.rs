@@ -12,6 +12,8 @@ use dialtone::controller::cluster::{self, AlarmPolicies, Context, FINALIZER};
 use http::{Method, Request, Response, StatusCode};
 use kube::api::DynamicObject;
 use kube::client::Body;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use support::api_server::{ApiServer, Seen};
@@ -41,7 +43,10 @@ async fn context(client: Client, emulator: &Emulator) -> Arc<Context> {
         AlarmPolicies::new(
             AlarmEngine::new(emulator.clients().await),
             // No maintenance window gates these policies.
-            kube::runtime::reflector::store::Writer::new(cluster::window_resource()).as_reader(),
+            Writer::new(cluster::window_resource()).as_reader(),
+            // The store of other policies is empty: each reconcile sweeps its own.
+            Writer::new(cluster::resource()).as_reader(),
+            Duration::from_secs(60),
         ),
         Duration::from_secs(60),
         Some("test".into()),
@@ -193,6 +198,140 @@ async fn drift_is_reported_in_status_and_corrected_with_one_event() {
         .collect();
     assert_eq!(statuses.len(), 3);
     assert_eq!(statuses[2].body["status"]["summary"]["drifted"], 0);
+}
+
+/// `count` policies like the example (8 alarms each) in `region`, named `<prefix>-NN`, each with
+/// its own alarm names, carrying the finalizer.
+fn many_policies(prefix: &str, region: &str, count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            let mut object = policy(&[FINALIZER], false);
+            object["metadata"]["name"] = json!(format!("{prefix}-{i:02}"));
+            object["metadata"]["uid"] = json!(format!("5f6c1a2e-0000-4000-8000-{prefix}{i:06}"));
+            let spec = object["spec"].as_object_mut().expect("spec");
+            spec.insert("region".into(), json!(region));
+            spec.insert("alarmNamePrefix".into(), json!(format!("{prefix}-{i:02}-")));
+            // No actions (the example's are in us-east-1).
+            spec.insert(
+                "routing".into(),
+                json!({"critical": {}, "high": {}, "medium": {}, "low": {}}),
+            );
+            object
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_resync_reads_each_region_once_per_hundred_alarms_whatever_the_number_of_policies() {
+    // 20 policies in us-east-1 (160 alarms) and 10 in us-west-2 (80 alarms), in the informer
+    // store; every one of them is reconciled on its own, as the controller's resync does.
+    const RESYNC: Duration = Duration::from_secs(30);
+    let emulator = Emulator::acquire().await;
+    let mut objects = many_policies("east", "us-east-1", 20);
+    objects.extend(many_policies("west", "us-west-2", 10));
+    let mut store = Writer::new(cluster::resource());
+    for object in &objects {
+        store.apply_watcher_event(&watcher::Event::Apply(
+            serde_json::from_value(object.clone()).expect("object"),
+        ));
+    }
+    let (client, server) = ApiServer::start(objects[0].clone(), |_| {});
+    let ctx = Arc::new(Context::new(
+        client,
+        AlarmPolicies::new(
+            AlarmEngine::new(emulator.clients().await),
+            Writer::new(cluster::window_resource()).as_reader(),
+            store.as_reader(),
+            RESYNC,
+        ),
+        RESYNC,
+        Some("test".into()),
+    ));
+    for object in &objects {
+        cluster::reconcile(dynamic(object), ctx.clone())
+            .await
+            .expect("first reconcile");
+    }
+    assert_eq!(emulator.count("cloudwatch:PutMetricAlarm"), 240);
+    assert_eq!(
+        emulator.regions_of("cloudwatch:PutMetricAlarm").len(),
+        240,
+        "every alarm written once"
+    );
+
+    // The API server now holds each policy's status; the store sees it too.
+    let requests = server.requests();
+    let stored: Vec<Value> = objects
+        .iter()
+        .map(|object| {
+            let name = object["metadata"]["name"].as_str().expect("name");
+            let patch = requests
+                .iter()
+                .rfind(|r| r.is(Method::PATCH, &format!("/alarmpolicies/{name}/status")))
+                .expect("a status for every policy");
+            let mut object = object.clone();
+            object["status"] = patch.body["status"].clone();
+            object
+        })
+        .collect();
+    for object in &stored {
+        store.apply_watcher_event(&watcher::Event::Apply(
+            serde_json::from_value(object.clone()).expect("object"),
+        ));
+    }
+    let written = server.requests().len();
+    emulator.forget_calls();
+
+    // A resync: every policy again, nothing changed anywhere.
+    for object in &stored {
+        cluster::reconcile(dynamic(object), ctx.clone())
+            .await
+            .expect("resync");
+    }
+    let mut reads = emulator.regions_of("cloudwatch:DescribeAlarms");
+    reads.sort();
+    assert_eq!(
+        reads,
+        ["us-east-1", "us-east-1", "us-west-2"],
+        "ceil(160/100) reads in us-east-1 and ceil(80/100) in us-west-2, not one per policy: {:?}",
+        emulator.calls()
+    );
+    assert!(emulator.writes().is_empty(), "{:?}", emulator.writes());
+    let after: Vec<Seen> = server.requests().split_off(written);
+    assert!(
+        after.is_empty(),
+        "an unchanged status is not written again, and nothing is published: {after:?}"
+    );
+
+    // Drift in one policy's alarm is found and repaired by the next resync's shared sweep, and
+    // reported on that policy only.
+    emulator
+        .delete_alarm("us-west-2", "west-03-missed-calls")
+        .await;
+    // A sweep serves its region's policies for half a resync.
+    tokio::time::sleep(RESYNC / 2 + Duration::from_secs(1)).await;
+    emulator.forget_calls();
+    for object in &stored {
+        cluster::reconcile(dynamic(object), ctx.clone())
+            .await
+            .expect("resync");
+    }
+    assert_eq!(
+        emulator.count("cloudwatch:DescribeAlarms"),
+        3 + 1,
+        "{:?}",
+        emulator.calls()
+    );
+    assert_eq!(emulator.count("cloudwatch:PutMetricAlarm"), 1);
+    let events: Vec<Seen> = server
+        .requests()
+        .split_off(written)
+        .into_iter()
+        .filter(|r| r.path.contains("/events"))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].body["reason"], "DriftCorrected");
+    assert_eq!(events[0].body["regarding"]["name"], "west-03");
 }
 
 #[tokio::test]

@@ -68,7 +68,12 @@ async fn the_admitted_spec_survives_a_controller_restart() {
         let (client, server) = ApiServer::start(object.clone(), |_| {});
         let ctx = Arc::new(Context::new(
             client,
-            AlarmPolicies::new(AlarmEngine::new(emulator.clients().await), windows()),
+            AlarmPolicies::new(
+                AlarmEngine::new(emulator.clients().await),
+                windows(),
+                Writer::new(cluster::resource()).as_reader(),
+                Duration::from_secs(60),
+            ),
             Duration::from_secs(60),
             Some("test".into()),
         ));

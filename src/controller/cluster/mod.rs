@@ -12,36 +12,31 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::alarm_policy::{AlarmEngine, Mode, PolicyOutcome, owner_of, record_metrics};
+use super::alarm_policy::Mode;
 use super::contact_center_region::{self as region, KnownAlarms};
 use super::harness::{Applied, Note, ReconcileError, Reconciler};
 use super::status::{StatusBase, invalid_status};
 use crate::api::Object;
-use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, DeletionPolicy, ManagementPolicy};
-use crate::api::common::AdmittedSpec;
-use crate::api::conditions::{
-    CHANGE_HELD, READY, SYNCED, Status, find, set_change_admitted, set_condition,
-};
+use crate::api::alarm_policy::AlarmPolicy;
 use crate::api::contact_center_region::{ContactCenterRegion, ContactCenterRegionStatus, Health};
-use crate::api::maintenance_window::{
-    EMERGENCY_CHANGE_ANNOTATION, HeldChange, MaintenanceWindow, MaintenanceWindowStatus,
-};
+use crate::api::maintenance_window::{HeldChange, MaintenanceWindow, MaintenanceWindowStatus};
 use crate::aws::AwsClients;
 use crate::controller::maintenance_window::{
     GateWindow, MuteEngine, Standing as WindowStanding, WindowView, gate_windows, gates_of,
 };
-use crate::plan::gate::{Admission, Admitted, admit, held_message};
 use crate::plan::health::{AlarmState, Probe};
 use crate::plan::mute::MuteAction;
 use crate::plan::schedule::Schedule;
 use crate::plan::scope::target_of;
-use crate::plan::sweep::Action as Change;
 use crate::validate::InvalidSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use super::harness::{FIELD_MANAGER, FINALIZER, error_policy, reconcile};
+pub use alarm_policies::{AlarmPolicies, Context};
+use alarm_policies::{Gating, gating};
 pub use failover_plans::{FailoverPlans, PlanContextOf, plan_resource};
 
+mod alarm_policies;
 mod failover_plans;
 
 /// The AlarmPolicy resource, for untyped APIs.
@@ -54,362 +49,8 @@ pub fn region_resource() -> ApiResource {
     ApiResource::erase::<ContactCenterRegion>(&())
 }
 
-/// AlarmPolicies in a cluster: one engine (its ownership caches) shared by every reconcile, and
-/// the MaintenanceWindow store their change gates come from.
-pub struct AlarmPolicies {
-    engine: tokio::sync::Mutex<AlarmEngine>,
-    windows: Store<DynamicObject>,
-}
-
-impl AlarmPolicies {
-    pub fn new(engine: AlarmEngine, windows: Store<DynamicObject>) -> Self {
-        Self {
-            engine: tokio::sync::Mutex::new(engine),
-            windows,
-        }
-    }
-
-    /// The valid windows of the store that gate AlarmPolicies.
-    fn gate_windows(&self) -> Vec<GateWindow> {
-        gate_windows_in(&self.windows)
-    }
-
-    /// The window object named `owner` (`<namespace>/<name>`), for events about it.
-    fn window_ref(&self, owner: &str) -> Option<k8s_openapi::api::core::v1::ObjectReference> {
-        let (namespace, name) = owner.split_once('/')?;
-        self.windows
-            .state()
-            .iter()
-            .find(|w| {
-                w.metadata.namespace.as_deref() == Some(namespace)
-                    && w.metadata.name.as_deref() == Some(name)
-            })
-            .map(|w| {
-                use kube::Resource;
-                w.object_ref(&window_resource())
-            })
-    }
-}
-
-/// Where a policy stands at the change gate.
-enum Gating {
-    /// The declared spec is enforced (and recorded as admitted).
-    Declared(Option<Admitted>),
-    /// A change waits; the admitted spec (if any) is enforced meanwhile.
-    Held {
-        window: String,
-        opens: Option<Timestamp>,
-        admitted: Option<AdmittedSpec>,
-    },
-}
-
-/// The AlarmPolicy harness context.
-pub type Context = super::harness::Context<AlarmPolicies>;
-
-impl Reconciler for AlarmPolicies {
-    const KIND: &'static str = "AlarmPolicy";
-    const OWNS_AWS_RESOURCES: bool = true;
-    type Object = AlarmPolicy;
-    type Status = AlarmPolicyStatus;
-
-    fn resource() -> ApiResource {
-        resource()
-    }
-
-    fn typed(object: Object) -> Option<AlarmPolicy> {
-        match object {
-            Object::AlarmPolicy(policy) => Some(policy),
-            _ => None,
-        }
-    }
-
-    fn invalid_status(
-        invalid: &InvalidSpec,
-        base: &StatusBase,
-        now: Timestamp,
-    ) -> AlarmPolicyStatus {
-        invalid_status(invalid, base, now)
-    }
-
-    fn conditions(status: &AlarmPolicyStatus) -> &[Condition] {
-        &status.conditions
-    }
-
-    async fn apply(
-        &self,
-        mut policy: AlarmPolicy,
-        previous: Option<AlarmPolicyStatus>,
-        _base: StatusBase,
-    ) -> Applied<AlarmPolicyStatus> {
-        let now = Timestamp::now();
-        let spec_changed =
-            previous.as_ref().and_then(|s| s.observed_generation) != policy.metadata.generation;
-        let gating = self.gating(&policy, previous.as_ref(), now);
-        let declared = AdmittedSpec {
-            generation: policy.metadata.generation,
-            spec: serde_json::to_value(&policy.spec).unwrap_or_default(),
-        };
-        // The previous status carries the footprint (where alarms were written).
-        policy.status = previous.clone();
-        let (admitted, held) = match gating {
-            Gating::Declared(why) => (declared, why.map(Err)),
-            Gating::Held {
-                window,
-                opens,
-                admitted: Some(admitted),
-            } => {
-                match serde_json::from_value(admitted.spec.clone()) {
-                    Ok(spec) => policy.spec = spec,
-                    Err(_) => return self.held_new(&policy, previous, window, opens, now),
-                }
-                (admitted, Some(Ok((window, opens))))
-            }
-            Gating::Held {
-                window,
-                opens,
-                admitted: None,
-            } => return self.held_new(&policy, previous, window, opens, now),
-        };
-        let outcome = self
-            .engine
-            .lock()
-            .await
-            .reconcile(std::slice::from_ref(&policy), Mode::Apply, now)
-            .await
-            .into_iter()
-            .next();
-        let Some(mut outcome) = outcome else {
-            // A valid policy always has work in its own region; nothing to report otherwise.
-            return Applied {
-                status: policy.status.unwrap_or_default(),
-                notes: Vec::new(),
-                error: None,
-                requeue: None,
-            };
-        };
-        record_metrics(&outcome);
-        let mut notes = notes(&outcome, spec_changed);
-        let mut requeue = None;
-        let was_held = previous
-            .as_ref()
-            .and_then(|s| find(&s.conditions, CHANGE_HELD))
-            .is_some_and(|c| c.status == "True");
-        match held {
-            Some(Ok((window, opens))) => {
-                let message = held_message(&window, opens, true);
-                outcome.status.observed_generation = admitted.generation;
-                set_condition(
-                    &mut outcome.status.conditions,
-                    CHANGE_HELD,
-                    Status::True,
-                    "WaitingForWindow",
-                    &message,
-                    admitted.generation,
-                    now,
-                );
-                notes.push(
-                    Note::normal("ChangeHeld", message)
-                        .once(format!("{:?}", policy.metadata.generation)),
-                );
-                requeue = until(opens, now);
-            }
-            Some(Err(why)) => {
-                set_change_admitted(
-                    &mut outcome.status.conditions,
-                    policy.metadata.generation,
-                    now,
-                );
-                notes.extend(self.admission_notes(&why, was_held));
-            }
-            None => {}
-        }
-        outcome.status.admitted = Some(admitted);
-        Applied {
-            notes,
-            error: outcome.errors.first().cloned(),
-            status: outcome.status,
-            requeue,
-        }
-    }
-
-    async fn cleanup(&self, object: &DynamicObject) -> Result<Vec<Note>, ReconcileError> {
-        // The status carries the footprint (regions and names written); a status that does not
-        // deserialize costs only that record, never the cleanup.
-        let value = serde_json::to_value(object).ok();
-        let policy: Option<AlarmPolicy> = value
-            .clone()
-            .and_then(|mut v| {
-                if let Some(map) = v.as_object_mut() {
-                    map.remove("status");
-                }
-                // Preset entries expanded (as every reconcile saw them): their names are what
-                // was written. An entry that no longer expands is left out: the footprint
-                // still names what it wrote.
-                let v = crate::validate::expand_presets_leniently(&v);
-                serde_json::from_value(v).ok()
-            })
-            .map(|mut policy: AlarmPolicy| {
-                policy.status = value
-                    .as_ref()
-                    .and_then(|v| v.get("status"))
-                    .and_then(|s| serde_json::from_value(s.clone()).ok());
-                policy
-            });
-        let Some(policy) = policy else {
-            tracing::warn!(object = %super::harness::key(object), "deleting an AlarmPolicy that does not deserialize: its region is unknown, alarms are left in place");
-            return Ok(Vec::new());
-        };
-        let kept = match (policy.spec.deletion_policy, policy.spec.management_policy) {
-            (DeletionPolicy::Retain, _) => Some("deletionPolicy Retain: alarms stay in CloudWatch"),
-            (_, ManagementPolicy::Observe) => Some(
-                "managementPolicy Observe: dialtone never wrote these alarms' configuration and never deletes them",
-            ),
-            _ => None,
-        };
-        if let Some(note) = kept {
-            return Ok(vec![Note::normal("Retained", note).once("delete")]);
-        }
-        let outcome = self
-            .engine
-            .lock()
-            .await
-            .cleanup(&policy, Timestamp::now())
-            .await;
-        crate::metrics::Metrics::global().alarm_states(&owner_of(&policy), BTreeMap::new());
-        let deleted = match outcome {
-            Some(outcome) => {
-                if let Some(err) = outcome.errors.into_iter().next() {
-                    return Err(err.into());
-                }
-                outcome
-                    .done
-                    .iter()
-                    .chain(outcome.elsewhere.iter().flat_map(|e| &e.done))
-                    .count()
-            }
-            None => 0,
-        };
-        Ok(vec![
-            Note::normal("Deleted", format!("deleted {deleted} alarm(s)")).once("delete"),
-        ])
-    }
-}
-
-impl AlarmPolicies {
-    /// The gate's decision for `policy`, from the windows in the store.
-    fn gating(
-        &self,
-        policy: &AlarmPolicy,
-        previous: Option<&AlarmPolicyStatus>,
-        now: Timestamp,
-    ) -> Gating {
-        gating(policy, previous, &self.gate_windows(), now)
-    }
-
-    /// A new policy whose creation waits: nothing is written; its status says so.
-    fn held_new(
-        &self,
-        policy: &AlarmPolicy,
-        previous: Option<AlarmPolicyStatus>,
-        window: String,
-        opens: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Applied<AlarmPolicyStatus> {
-        let message = held_message(&window, opens, false);
-        let mut status = previous.unwrap_or_default();
-        for (type_, value, reason) in [
-            (CHANGE_HELD, Status::True, "WaitingForWindow"),
-            (READY, Status::False, "ChangeHeld"),
-            (SYNCED, Status::False, "ChangeHeld"),
-        ] {
-            set_condition(
-                &mut status.conditions,
-                type_,
-                value,
-                reason,
-                &message,
-                None,
-                now,
-            );
-        }
-        Applied {
-            status,
-            notes: vec![
-                Note::normal("ChangeHeld", message)
-                    .once(format!("{:?}", policy.metadata.generation)),
-            ],
-            error: None,
-            requeue: until(opens, now),
-        }
-    }
-
-    /// Events for a change that goes in: on the policy, and an emergency also on the windows it
-    /// went around.
-    fn admission_notes(&self, why: &Admitted, was_held: bool) -> Vec<Note> {
-        match why {
-            Admitted::Emergency { reason } => {
-                let message = format!("let in now, outside any maintenance window: {reason}");
-                let mut notes = vec![Note::warning("EmergencyChange", message.clone())];
-                let windows = self.gate_windows();
-                for window in &windows {
-                    if let Some(object) = self.window_ref(&window.owner) {
-                        notes.push(
-                            Note::warning("EmergencyChange", message.clone()).regarding(object),
-                        );
-                    }
-                }
-                notes
-            }
-            Admitted::WindowOpen { window } if was_held => vec![Note::normal(
-                "ChangeAdmitted",
-                format!("MaintenanceWindow {window} is open: the held change goes in"),
-            )],
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// The gate's decision for `policy` among `windows`, from the spec admitted last (its status). A
-/// policy reconciled before the gate existed counts its observed generation as admitted.
-fn gating(
-    policy: &AlarmPolicy,
-    previous: Option<&AlarmPolicyStatus>,
-    windows: &[GateWindow],
-    now: Timestamp,
-) -> Gating {
-    let gates = gates_of(policy, windows);
-    let declared = serde_json::to_value(&policy.spec).unwrap_or_default();
-    let admitted = previous.and_then(|s| s.admitted.clone()).or_else(|| {
-        previous
-            .filter(|s| {
-                s.observed_generation.is_some()
-                    && s.observed_generation == policy.metadata.generation
-            })
-            .map(|_| AdmittedSpec {
-                generation: policy.metadata.generation,
-                spec: declared.clone(),
-            })
-    });
-    let changed = admitted.as_ref().map(|a| &a.spec) != Some(&declared);
-    let emergency = policy
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(EMERGENCY_CHANGE_ANNOTATION))
-        .map(String::as_str);
-    match admit(changed, &gates, emergency, None, now) {
-        Admission::Admit(Admitted::Unchanged) => Gating::Declared(None),
-        Admission::Admit(why) => Gating::Declared(Some(why)),
-        Admission::Hold { window, opens } => Gating::Held {
-            window,
-            opens,
-            admitted,
-        },
-    }
-}
-
 /// The valid windows of a store that gate AlarmPolicies.
-fn gate_windows_in(store: &Store<DynamicObject>) -> Vec<GateWindow> {
+pub(super) fn gate_windows_in(store: &Store<DynamicObject>) -> Vec<GateWindow> {
     let windows: Vec<MaintenanceWindow> = store
         .state()
         .iter()
@@ -421,79 +62,8 @@ fn gate_windows_in(store: &Store<DynamicObject>) -> Vec<GateWindow> {
 }
 
 /// How long until `at` (and a second past it), if it lies ahead.
-fn until(at: Option<Timestamp>, now: Timestamp) -> Option<std::time::Duration> {
+pub(super) fn until(at: Option<Timestamp>, now: Timestamp) -> Option<std::time::Duration> {
     at.map(|at| at.duration_since(now).unsigned_abs() + std::time::Duration::from_secs(1))
-}
-
-/// One event per kind of change in this reconcile, naming the alarms (the API server keeps events
-/// small; a thousand alarms created at once are one event, not a thousand).
-fn notes(outcome: &PolicyOutcome, spec_changed: bool) -> Vec<Note> {
-    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (_, change) in outcome.all_done() {
-        // Without a spec change, any write puts back what someone changed outside dialtone.
-        let (reason, what) = match change {
-            Change::Create { alarm } if spec_changed => {
-                ("Created", alarm.config.alarm_name.clone())
-            }
-            Change::Create { alarm } => (
-                "DriftCorrected",
-                format!("{} (re-created)", alarm.config.alarm_name),
-            ),
-            Change::Update { alarm, .. } | Change::Adopt { alarm, .. } if spec_changed => {
-                ("Updated", alarm.config.alarm_name.clone())
-            }
-            Change::Update { alarm, drift } | Change::Adopt { alarm, drift, .. } => (
-                "DriftCorrected",
-                format!(
-                    "{} ({})",
-                    alarm.config.alarm_name,
-                    drift
-                        .iter()
-                        .map(|d| format!("{} {:?} -> {:?}", d.field, d.actual, d.desired))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-            Change::Tag { alarm_name, .. } if spec_changed => {
-                ("Updated", format!("{alarm_name} (tags)"))
-            }
-            Change::Tag { alarm_name, .. } => ("DriftCorrected", format!("{alarm_name} (tags)")),
-            Change::Untag {
-                alarm_name, keys, ..
-            } => (
-                "Updated",
-                format!("{alarm_name} (removed tags {})", keys.join(", ")),
-            ),
-            Change::Delete { alarm_name } => ("Deleted", alarm_name.clone()),
-        };
-        by_reason.entry(reason).or_default().push(what);
-    }
-    let mut notes: Vec<Note> = by_reason
-        .into_iter()
-        .map(|(reason, alarms)| {
-            let verb = match reason {
-                "Created" => "created",
-                "Deleted" => "deleted",
-                "Updated" => "updated",
-                _ => "corrected",
-            };
-            Note::normal(
-                reason,
-                format!("{verb} {} alarm(s): {}", alarms.len(), alarms.join("; ")),
-            )
-        })
-        .collect();
-    for alarm in &outcome.status.alarms {
-        if let Some(conflict) = &alarm.conflict {
-            let message = format!("{}: {conflict}", alarm.alarm_name);
-            notes.push(Note::warning("Conflict", message.clone()).once(message));
-        }
-    }
-    for err in &outcome.errors {
-        let message = err.to_string();
-        notes.push(Note::warning("AwsError", message.clone()).once(message));
-    }
-    notes
 }
 
 /// ContactCenterRegions in a cluster: probes with the shared AWS clients; the selected policies
@@ -729,7 +299,7 @@ pub fn window_resource() -> ApiResource {
 }
 
 /// A window's object, with its status (the footprint of its rules) read as far as it deserializes.
-fn typed_window(object: &DynamicObject) -> Option<MaintenanceWindow> {
+pub(super) fn typed_window(object: &DynamicObject) -> Option<MaintenanceWindow> {
     typed_from(object, |window: &mut MaintenanceWindow| &mut window.status)
 }
 
@@ -938,7 +508,7 @@ fn verb_of(action: &MuteAction) -> &'static str {
 }
 
 /// The valid AlarmPolicies of a store, each with its status.
-fn policies_in(store: &Store<DynamicObject>) -> Vec<AlarmPolicy> {
+pub(super) fn policies_in(store: &Store<DynamicObject>) -> Vec<AlarmPolicy> {
     store
         .state()
         .iter()
