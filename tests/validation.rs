@@ -382,6 +382,130 @@ fn expression_metric_not_used() {
 }
 
 #[test]
+fn expression_with_an_unbalanced_parenthesis() {
+    let mut p = expression_policy();
+    let expression = p["spec"]["alarms"][0]["expression"]["expression"]
+        .as_str()
+        .expect("expression")
+        .to_string();
+    p["spec"]["alarms"][0]["expression"]["expression"] = json!(format!("({expression}"));
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].expression.expression",
+        "at position 1: '(' is never closed",
+    );
+}
+
+#[test]
+fn expression_with_an_unknown_function() {
+    let mut p = expression_policy();
+    p["spec"]["alarms"][0]["expression"]["expression"] = json!("PERCENT(errors, invocations)");
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].expression.expression",
+        "at position 1: unknown function PERCENT",
+    );
+}
+
+#[test]
+fn expression_with_an_id_no_metric_defines() {
+    let mut p = expression_policy();
+    p["spec"]["alarms"][0]["expression"]["expression"] = json!("100 * errors / invocatons");
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].expression.expression",
+        "at position 16: no metric in expression.metrics has the id \"invocatons\"",
+    );
+}
+
+#[test]
+fn control_and_bidirectional_characters_in_names_prefixes_and_tags() {
+    let cases: &[(&str, &str)] = &[
+        ("/spec/alarmNamePrefix", "spec.alarmNamePrefix"),
+        ("/spec/alarms/0/name", "spec.alarms[0].name"),
+        ("/spec/tags/team", "spec.tags.team"),
+    ];
+    for (pointer, path) in cases {
+        for hostile in ["\u{1b}[2K\rok", "abc\u{202e}gpj", "x\u{2066}y", "nul\u{0}"] {
+            let mut p = policy();
+            let field = p.pointer_mut(pointer).expect(pointer);
+            *field = json!(format!("{}{hostile}", field.as_str().unwrap_or("a")));
+            let errors = match validate::object(&p) {
+                Err(invalid) => invalid.errors,
+                Ok(_) => panic!("{path} with {hostile:?} was accepted"),
+            };
+            // An alarm's name has a pattern in the schema already; the others are dialtone's check.
+            let fragment = if path.ends_with(".name") {
+                "does not match"
+            } else {
+                "control or bidirectional character"
+            };
+            assert!(
+                mentions(&errors, path, fragment),
+                "{path} {hostile:?}: {errors:?}"
+            );
+            let printed = errors.iter().map(ToString::to_string).collect::<String>();
+            assert!(
+                !printed.chars().any(validate::is_deceptive),
+                "errors never echo the character raw: {printed:?}"
+            );
+        }
+    }
+    let mut p = policy();
+    p["spec"]["tags"] = json!({"team\u{202e}": "contact-center"});
+    assert!(validate::object(&p).is_err(), "a tag key too");
+}
+
+#[test]
+fn an_unknown_metadata_field_is_refused_as_kubectl_apply_does() {
+    let mut p = policy();
+    p["metadata"]["lables"] = json!({"tier": "prod"});
+    rejects(p, Validate, "metadata.lables", "unknown field");
+}
+
+#[test]
+fn errors_never_echo_a_whole_huge_value() {
+    let mut p = policy();
+    p["spec"]["alarms"][0]["description"] = json!("x".repeat(10 * 1024 * 1024));
+    let errors = match validate::object(&p) {
+        Err(invalid) => invalid.errors,
+        Ok(_) => panic!("a 10 MB description was accepted"),
+    };
+    let printed: usize = errors.iter().map(|e| e.to_string().len()).sum();
+    assert!(
+        printed < 2_000,
+        "{printed} bytes of errors: {:?}",
+        &errors[0].to_string()[..200]
+    );
+    assert!(
+        mentions(&errors, "spec.alarms[0].description", ""),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn too_many_alarms_is_said_without_echoing_the_list() {
+    let mut p = policy();
+    let alarm = p["spec"]["alarms"][0].clone();
+    p["spec"]["alarms"] = json!(
+        (0..101)
+            .map(|i| {
+                let mut a = alarm.clone();
+                a["name"] = json!(format!("queue-{i}"));
+                a
+            })
+            .collect::<Vec<_>>()
+    );
+    let errors = validate::object(&p).expect_err("101 alarms").errors;
+    let printed: String = errors.iter().map(ToString::to_string).collect();
+    assert!(printed.len() < 1_000, "{} bytes: {printed}", printed.len());
+    assert!(mentions(&errors, "spec.alarms", ""), "{errors:?}");
+}
+
+#[test]
 fn evaluation_range_beyond_a_day() {
     let mut p = policy();
     // 1,500 periods of 60 s is more than the one day CloudWatch evaluates for sub-hour periods.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{FieldError, Problems};
+use super::{FieldError, Problems, check_printable};
 use crate::api::alarm_policy::{AlarmPolicySpec, AlarmSpec, MetricSpec};
 
 /// CloudWatch's limit on alarm names.
@@ -27,11 +27,28 @@ pub fn alarm_policy(namespace: &str, name: &str, spec: &AlarmPolicySpec) -> Vec<
         .unwrap_or_else(|| default_alarm_name_prefix(namespace, name));
 
     check_tags(&mut problems, &spec.tags);
+    if let Some(prefix) = &spec.alarm_name_prefix {
+        check_printable(&mut problems, "spec.alarmNamePrefix", "the prefix", prefix);
+    }
 
     let mut names = BTreeSet::new();
     let mut cloudwatch_names: BTreeMap<String, usize> = BTreeMap::new();
     for (i, alarm) in spec.alarms.iter().enumerate() {
         let path = format!("spec.alarms[{i}]");
+        check_printable(
+            &mut problems,
+            &format!("{path}.name"),
+            "the name",
+            &alarm.name,
+        );
+        if let Some(name) = &alarm.alarm_name {
+            check_printable(
+                &mut problems,
+                &format!("{path}.alarmName"),
+                "the name",
+                name,
+            );
+        }
         if !names.insert(alarm.name.as_str()) {
             problems.add(
                 format!("{path}.name"),
@@ -84,6 +101,8 @@ fn check_tags(problems: &mut Problems, tags: &BTreeMap<String, String>) {
     }
     for (key, value) in tags {
         let path = format!("spec.tags.{key}");
+        check_printable(problems, &path, "the tag key", key);
+        check_printable(problems, &path, "the tag value", value);
         if key.starts_with("dialtone.io/") || key.starts_with("aws:") {
             problems.add(
                 &path,
@@ -150,20 +169,26 @@ fn check_alarm(problems: &mut Problems, path: &str, alarm: &AlarmSpec, spec: &Al
         let mut ids = BTreeSet::new();
         let mut periods = BTreeSet::new();
         for (j, query) in expression.metrics.iter().enumerate() {
-            let query_path = format!("{path}.expression.metrics[{j}]");
             if !ids.insert(query.id.as_str()) {
                 problems.add(
-                    format!("{query_path}.id"),
+                    format!("{path}.expression.metrics[{j}].id"),
                     format!("id {:?} is used twice", query.id),
                 );
             }
-            if !mentions(&expression.expression, &query.id) {
+        }
+        let used = match super::metric_math::parse(&expression.expression, &ids) {
+            Ok(used) => Some(used),
+            Err(err) => {
+                problems.add(format!("{path}.expression.expression"), err.to_string());
+                None
+            }
+        };
+        for (j, query) in expression.metrics.iter().enumerate() {
+            let query_path = format!("{path}.expression.metrics[{j}]");
+            if used.as_ref().is_some_and(|used| !used.contains(&query.id)) {
                 problems.add(
                     format!("{query_path}.id"),
-                    format!(
-                        "id {:?} is not used by the expression {:?}",
-                        query.id, expression.expression
-                    ),
+                    format!("id {:?} is not used by the expression", query.id),
                 );
             }
             periods.insert(check_metric(
@@ -236,11 +261,4 @@ fn check_evaluation_range(problems: &mut Problems, path: &str, period: i32, peri
             ),
         );
     }
-}
-
-/// Whether `id` appears in `expression` as a whole identifier.
-fn mentions(expression: &str, id: &str) -> bool {
-    expression
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|token| token == id)
 }

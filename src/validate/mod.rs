@@ -10,6 +10,7 @@ mod alarm_policy;
 mod contact_center_region;
 mod failover_plan;
 mod maintenance_window;
+pub mod metric_math;
 pub mod schema;
 
 use std::fmt;
@@ -28,11 +29,58 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// The path and message as they are safe to print: characters that could rewrite a terminal
+    /// or a log viewer escaped, and a message cut short rather than echo a whole value.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            path: path.into(),
-            message: message.into(),
+            path: printable(&path.into(), MAX_PATH_ECHO),
+            message: printable(&message.into(), MAX_MESSAGE_ECHO),
         }
+    }
+}
+
+/// How much of a field path and of a message an error repeats.
+const MAX_PATH_ECHO: usize = 200;
+const MAX_MESSAGE_ECHO: usize = 500;
+
+/// Characters that can rewrite what a terminal or a log viewer shows: control characters
+/// (escape sequences start with one) and the Unicode bidirectional embeddings, overrides and
+/// isolates (U+202A-U+202E, U+2066-U+2069).
+pub fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// `text` with every deceptive character escaped (`\u{1b}`) and cut after `max` characters.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == max {
+            let rest = text.chars().count() - count;
+            out.push_str(&format!("... ({rest} more characters)"));
+            break;
+        }
+        if is_deceptive(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Checks that a name, prefix or tag that reaches AWS (and every terminal that prints it) holds
+/// no deceptive character.
+pub(crate) fn check_printable(problems: &mut Problems, path: &str, what: &str, text: &str) {
+    if let Some(c) = text.chars().find(|c| is_deceptive(*c)) {
+        problems.add(
+            path,
+            format!(
+                "{what} contains the control or bidirectional character {}; remove it",
+                c.escape_unicode()
+            ),
+        );
     }
 }
 
@@ -219,6 +267,17 @@ pub fn object(value: &serde_json::Value) -> Result<crate::api::Object, InvalidSp
             ));
         }
     }
+    if let Some(fields) = metadata.and_then(serde_json::Value::as_object) {
+        for field in fields
+            .keys()
+            .filter(|f| !METADATA_FIELDS.contains(&f.as_str()))
+        {
+            errors.push(FieldError::new(
+                format!("metadata.{field}"),
+                "unknown field (the API server refuses it too; labels and annotations go under metadata.labels and metadata.annotations)",
+            ));
+        }
+    }
     errors.extend(schema::check(&kind, value));
     if !errors.is_empty() {
         return Err(invalid(errors));
@@ -261,6 +320,25 @@ pub fn object(value: &serde_json::Value) -> Result<crate::api::Object, InvalidSp
         Err(invalid(problems))
     }
 }
+
+/// The fields of Kubernetes' ObjectMeta.
+const METADATA_FIELDS: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
 
 /// An AlarmPolicy manifest with its preset entries expanded into alarms written out, checked
 /// against the schema again (an expanded alarm meets the same rules as one written out).
