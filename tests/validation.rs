@@ -506,6 +506,28 @@ fn too_many_alarms_is_said_without_echoing_the_list() {
 }
 
 #[test]
+fn an_action_in_another_region_or_partition() {
+    let mut p = policy();
+    p["spec"]["routing"]["high"]["alarmActions"][1] =
+        json!("arn:aws:sns:us-west-2:123456789012:cc-servicenow");
+    rejects(
+        p,
+        Validate,
+        "spec.routing.high.alarmActions[1]",
+        "the action is in us-west-2, the alarm in us-east-1",
+    );
+    let mut p = policy();
+    p["spec"]["routing"]["critical"]["okActions"][0] =
+        json!("arn:aws-us-gov:sns:us-east-1:123456789012:cc-oncall-pager");
+    rejects(
+        p,
+        Validate,
+        "spec.routing.critical.okActions[0]",
+        "partition aws-us-gov is not the partition of us-east-1",
+    );
+}
+
+#[test]
 fn evaluation_range_beyond_a_day() {
     let mut p = policy();
     // 1,500 periods of 60 s is more than the one day CloudWatch evaluates for sub-hour periods.

@@ -27,6 +27,7 @@ pub fn alarm_policy(namespace: &str, name: &str, spec: &AlarmPolicySpec) -> Vec<
         .unwrap_or_else(|| default_alarm_name_prefix(namespace, name));
 
     check_tags(&mut problems, &spec.tags);
+    check_routing(&mut problems, spec);
     if let Some(prefix) = &spec.alarm_name_prefix {
         check_printable(&mut problems, "spec.alarmNamePrefix", "the prefix", prefix);
     }
@@ -87,6 +88,74 @@ pub fn alarm_policy(namespace: &str, name: &str, spec: &AlarmPolicySpec) -> Vec<
         check_alarm(&mut problems, &path, alarm, spec);
     }
     problems.into_vec()
+}
+
+/// CloudWatch runs only actions in the alarm's own region and partition; PutMetricAlarm refuses
+/// the others ("Invalid region us-west-2 specified. Only us-east-1 is supported.", "Invalid
+/// partition aws specified. Only aws-us-gov is supported.").
+fn check_routing(problems: &mut Problems, spec: &AlarmPolicySpec) {
+    use crate::api::common::Severity;
+    let partition = partition_of(&spec.region);
+    for severity in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+    ] {
+        let Some(actions) = spec.routing.get(severity) else {
+            continue;
+        };
+        for (field, arns) in [
+            ("alarmActions", &actions.alarm_actions),
+            ("okActions", &actions.ok_actions),
+            (
+                "insufficientDataActions",
+                &actions.insufficient_data_actions,
+            ),
+        ] {
+            for (i, arn) in arns.iter().enumerate() {
+                let path = format!("spec.routing.{severity}.{field}[{i}]");
+                let parts: Vec<&str> = arn.splitn(5, ':').collect();
+                let (Some(arn_partition), Some(region)) = (parts.get(1), parts.get(3)) else {
+                    continue;
+                };
+                if *arn_partition != partition {
+                    problems.add(
+                        path,
+                        format!(
+                            "partition {arn_partition} is not the partition of {} ({partition}); CloudWatch runs only actions of the alarm's own partition",
+                            spec.region
+                        ),
+                    );
+                } else if !region.is_empty() && *region != spec.region {
+                    problems.add(
+                        path,
+                        format!(
+                            "the action is in {region}, the alarm in {}; CloudWatch runs only actions in the alarm's own region (use a topic in {})",
+                            spec.region, spec.region
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The AWS partition of `region`.
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
+    } else {
+        "aws"
+    }
 }
 
 fn check_tags(problems: &mut Problems, tags: &BTreeMap<String, String>) {
