@@ -125,6 +125,7 @@ pub fn load(path: &Path) -> Result<Snapshot> {
         .into_iter()
         .filter(|(_, origins)| origins.len() > 1)
         .collect();
+    snapshot.check_references();
     Ok(snapshot)
 }
 

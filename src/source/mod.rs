@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::api::Object;
-use crate::validate::InvalidSpec;
+use crate::validate::{FieldError, InvalidSpec};
 pub use manifests::{LoadError, Origin};
 
 /// The four kinds, as `kind:` spells them.
@@ -145,6 +145,67 @@ impl Snapshot {
             ));
         }
         Some(format!("nothing is deleted while {}", causes.join(" and ")))
+    }
+
+    /// Makes invalid every object whose references name nothing the source declares (a
+    /// FailoverPlan's ContactCenterRegions, its drill's MaintenanceWindow), naming the field: a
+    /// sweep could only refuse it later.
+    pub fn check_references(&mut self) {
+        let mut dangling = Vec::new();
+        for (key, (_, object)) in &self.objects {
+            let Object::FailoverPlan(plan) = object else {
+                continue;
+            };
+            let mut refs = vec![
+                (
+                    "spec.primary.regionRef",
+                    Kind::ContactCenterRegion,
+                    &plan.spec.primary.region_ref,
+                ),
+                (
+                    "spec.secondary.regionRef",
+                    Kind::ContactCenterRegion,
+                    &plan.spec.secondary.region_ref,
+                ),
+            ];
+            if let Some(window) = plan
+                .spec
+                .drill
+                .as_ref()
+                .and_then(|d| d.maintenance_window_ref.as_ref())
+            {
+                refs.push((
+                    "spec.drill.maintenanceWindowRef",
+                    Kind::MaintenanceWindow,
+                    window,
+                ));
+            }
+            let errors: Vec<FieldError> = refs
+                .into_iter()
+                .filter(|(_, kind, name)| {
+                    !self.declares(&ObjectKey::new(*kind, &key.namespace, name))
+                })
+                .map(|(path, kind, name)| {
+                    FieldError::new(
+                        path,
+                        format!(
+                            "no {kind} {name:?} is declared in namespace {}",
+                            key.namespace
+                        ),
+                    )
+                })
+                .collect();
+            if !errors.is_empty() {
+                dangling.push((key.clone(), errors));
+            }
+        }
+        for (key, errors) in dangling {
+            if let Some((origin, _)) = self.objects.remove(&key) {
+                let object = key.to_string();
+                self.invalid
+                    .insert(key, (origin, InvalidSpec { object, errors }));
+            }
+        }
     }
 
     /// Whether the source declares this object in any form (valid, invalid or duplicated).

@@ -138,11 +138,23 @@ pub(crate) fn check_cron(problems: &mut Problems, path: &str, schedule: &str) {
         );
         return;
     }
-    if let Err(err) = schedule.parse::<croner::Cron>() {
-        problems.add(
+    match schedule.parse::<croner::Cron>() {
+        Err(err) => problems.add(
             path,
             format!("{schedule:?} is not a valid cron schedule: {err}"),
-        );
+        ),
+        Ok(cron) => {
+            // Any date since 2000 will do: a schedule that fires at all fires within 8 years.
+            let from = jiff::Timestamp::from_second(946_684_800)
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC));
+            let fires = from.is_ok_and(|from| cron.find_next_occurrence(&from, true).is_ok());
+            if !fires {
+                problems.add(
+                    path,
+                    format!("{schedule:?} never fires (no such date, e.g. February 30)"),
+                );
+            }
+        }
     }
 }
 
