@@ -28,12 +28,44 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// Hidden characters in `path` and `message` (which may quote the manifest) are escaped.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            path: path.into(),
-            message: message.into(),
+            path: escaped(&path.into(), false),
+            message: escaped(&message.into(), true),
         }
     }
+}
+
+/// Characters that print as nothing, or as something else, or move the cursor: control
+/// characters, bidirectional controls (U+202E turns the rest of a line around), zero-width
+/// characters and line separators.
+pub fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// `text` with every [`hidden`] character escaped (`\u{202e}`), so that printing it cannot
+/// rearrange or forge a terminal line; line breaks and tabs are kept when `lines` (multi-line
+/// YAML errors).
+pub fn escaped(text: &str, lines: bool) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' if lines => c.to_string(),
+            c if hidden(c) => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 impl fmt::Display for FieldError {
