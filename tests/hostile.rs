@@ -8,8 +8,9 @@
 //!
 //! The property tests push arbitrary bytes, mutated examples and examples with a subtree replaced
 //! by an arbitrary value through loading and validation: the result is a snapshot or a typed
-//! error, never a panic. They run proptest's default 256 cases each; a longer run:
-//! `PROPTEST_CASES=100000 cargo test --test hostile properties` (about ten minutes).
+//! error, never a panic. They run proptest's default 256 cases each (seconds); a longer run:
+//! `PROPTEST_CASES=20000 cargo test --test hostile properties` (about ten minutes on two cores;
+//! the time grows linearly with the cases).
 
 mod support;
 
@@ -43,7 +44,8 @@ impl Run {
 }
 
 /// Runs `dialtone ARGS` against the emulator, killed (and the test failed) when it has not ended
-/// within [`BOUND`]. `as_nobody` runs it under `setpriv` as uid/gid 65534.
+/// within [`BOUND`] or when its resident memory passed [`MEMORY_BOUND_KIB`]. `as_nobody` runs it
+/// under `setpriv` as uid/gid 65534.
 fn dialtone(emulator: &Emulator, args: &[&str], as_nobody: bool) -> Run {
     let binary = env!("CARGO_BIN_EXE_dialtone");
     let mut command = if as_nobody {
@@ -72,24 +74,43 @@ fn dialtone(emulator: &Emulator, args: &[&str], as_nobody: bool) -> Run {
     let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
     let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
     let started = Instant::now();
+    let mut peak_kib = 0;
     let status = loop {
+        peak_kib = peak_kib.max(peak_rss_kib(child.id()).unwrap_or(0));
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        if started.elapsed() > BOUND {
+        if started.elapsed() > BOUND || peak_kib >= MEMORY_BOUND_KIB {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "dialtone {args:?} did not end within {BOUND:?}: it hangs (a FIFO opened? an endless read?)"
+                "dialtone {args:?} still running after {:?} with {peak_kib} KiB resident at its peak: it hangs (a FIFO opened? an endless read?) or expands its input",
+                started.elapsed()
             );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    // Sampled while it runs (Linux), so a short-lived peak may be missed; an alias bomb expanded
+    // or a huge file read whole would stay well above this for long enough.
+    assert!(
+        peak_kib < MEMORY_BOUND_KIB,
+        "dialtone {args:?} used {peak_kib} KiB at its peak: input must not be expanded or read whole"
+    );
     Run {
         status,
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
     }
+}
+
+/// Generous too: dialtone itself stays under 100 MiB on these inputs.
+const MEMORY_BOUND_KIB: u64 = 512 * 1024;
+
+/// A process's peak resident set so far (VmHWM), where /proc has it.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `dialtone plan` and `dialtone apply` on `dir` each fail (exit 1: not a crash, not a panic),
