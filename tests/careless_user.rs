@@ -77,7 +77,7 @@ fn refused(emulator: &Emulator, case: &str, manifest: &str, fragment: &str) {
     assert!(
         !printed
             .chars()
-            .any(|c| c != '\n' && c != '\t' && dialtone::validate::is_deceptive(c)),
+            .any(|c| c != '\n' && c != '\t' && dialtone::validate::hidden(c)),
         "{case}: a control or bidirectional character printed raw: {printed:?}"
     );
     assert!(

@@ -449,7 +449,7 @@ fn control_and_bidirectional_characters_in_names_prefixes_and_tags() {
             );
             let printed = errors.iter().map(ToString::to_string).collect::<String>();
             assert!(
-                !printed.chars().any(validate::is_deceptive),
+                !printed.chars().any(validate::hidden),
                 "errors never echo the character raw: {printed:?}"
             );
         }

@@ -4,16 +4,28 @@
 //! cannot be identified (kind, name) is a load error for that file alone, and the objects of the
 //! other files are still used. Each identified document is validated on its own; an invalid one is
 //! reported and left untouched. An object declared twice is a duplicate: neither copy is used.
+//!
+//! Input is not trusted to be small or kind. A file larger than [`MAX_FILE_BYTES`] is not read;
+//! serde-saphyr's default budget bounds what a file can expand to (250,000 nodes with aliases
+//! counted as expanded, so a "billion laughs" alias bomb is refused; nesting 64 deep; 1,024
+//! documents); only regular files of a directory are opened (a FIFO would block forever); and
+//! control and bidirectional characters are escaped wherever a path or a message is printed.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::{Kind, ObjectKey, Snapshot};
-use crate::validate;
+use crate::validate::{self, escaped, hidden};
 use crate::{Error, Result};
+
+/// The largest manifest file dialtone reads. A Kubernetes object cannot exceed 1.5 MiB (etcd's
+/// request limit); a file of many objects may be larger, but one of megabytes is a mistake or an
+/// attack, and is reported without being read into memory.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Where a document came from: `path` and its position in the file (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +36,7 @@ pub struct Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (document {})", self.path.display(), self.document)
+        write!(f, "{} (document {})", shown(&self.path), self.document)
     }
 }
 
@@ -43,10 +55,10 @@ impl fmt::Display for LoadError {
             Some(document) => write!(
                 f,
                 "{} (document {document}): {}",
-                self.path.display(),
-                self.message
+                shown(&self.path),
+                escaped(&self.message, true)
             ),
-            None => write!(f, "{}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", shown(&self.path), escaped(&self.message, true)),
         }
     }
 }
@@ -58,18 +70,17 @@ pub fn load(path: &Path) -> Result<Snapshot> {
     let mut snapshot = Snapshot::default();
     let mut seen: BTreeMap<ObjectKey, Vec<Origin>> = BTreeMap::new();
     let mut identified = Vec::new();
-    for file in files(path)? {
+    let (files, listed) = files(path)?;
+    for file in files {
         let load_error = |document: Option<usize>, message: String| LoadError {
             path: file.clone(),
             document,
             message,
         };
-        let text = match std::fs::read_to_string(&file) {
+        let text = match read(&file, listed) {
             Ok(text) => text,
-            Err(err) => {
-                snapshot
-                    .load_errors
-                    .push(load_error(None, format!("cannot be read: {err}")));
+            Err(message) => {
+                snapshot.load_errors.push(load_error(None, message));
                 continue;
             }
         };
@@ -159,34 +170,114 @@ fn identify(document: &Value) -> Result<ObjectKey, String> {
             "cannot tell which {kind} this is: metadata.name is missing"
         ));
     }
+    // An invisible or control character makes a name that reads as another: `queue\u{202e}health`
+    // must not pass for a new object while the policy it was meant to be counts as removed.
+    for field in ["name", "namespace"] {
+        if text(field).chars().any(hidden) {
+            return Err(format!(
+                "cannot tell which {kind} this is: metadata.{field} {:?} holds a control or invisible character",
+                text(field)
+            ));
+        }
+    }
     Ok(ObjectKey::new(kind, text("namespace"), text("name")))
 }
 
-fn files(path: &Path) -> Result<Vec<PathBuf>> {
+/// The files of `path`, and whether they were listed from a directory (rather than named).
+/// Every `.yaml`/`.yml` entry of a directory that is not itself a directory is listed, whatever it
+/// is (a FIFO, a symlink loop): [`read`] reports why it cannot be loaded instead of it being
+/// silently left out.
+fn files(path: &Path) -> Result<(Vec<PathBuf>, bool)> {
     let io = |source| Error::Io {
-        path: path.display().to_string(),
+        path: shown(path),
         source,
     };
     if !std::fs::metadata(path).map_err(io)?.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
+        return Ok((vec![path.to_path_buf()], false));
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(io)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+            p.extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml")
+                && !std::fs::metadata(p).is_ok_and(|m| m.is_dir())
         })
         .collect();
     files.sort();
     if files.is_empty() {
         return Err(Error::Manifest {
-            path: path.display().to_string(),
+            path: shown(path),
             message: "no .yaml or .yml files in this directory".to_string(),
         });
     }
-    Ok(files)
+    Ok((files, true))
+}
+
+/// The text of one file, at most [`MAX_FILE_BYTES`], or why it cannot be had. Of a directory only
+/// regular files (or symlinks to them) are opened: opening a FIFO blocks until something writes to
+/// it, and a device may never end. A path named on the command line is read whatever it is
+/// (`-f <(kustomize build)` is a pipe), up to the same limit. (A regular file swapped for a FIFO
+/// between the check and the open is not guarded against: whoever can do that writes the
+/// manifests anyway.)
+fn read(file: &Path, listed: bool) -> Result<String, String> {
+    let too_big = || {
+        format!(
+            "is larger than {} MiB: not read (split it into several files)",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )
+    };
+    let cannot = |err: std::io::Error| format!("cannot be read: {err}");
+    let metadata = std::fs::metadata(file).map_err(cannot)?;
+    if listed && !metadata.is_file() {
+        return Err(format!(
+            "is {}, not a regular file: not read",
+            file_type(&metadata.file_type())
+        ));
+    }
+    if metadata.is_file() && metadata.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|err| {
+        format!(
+            "is not UTF-8 text (invalid byte at offset {})",
+            err.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// What a file that is not a regular file is, for messages.
+fn file_type(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// A path for messages: lossy UTF-8 with [`hidden`] characters escaped.
+fn shown(path: &Path) -> String {
+    escaped(&path.display().to_string(), false)
 }
 
 fn default_namespace(document: &mut Value) {

@@ -29,12 +29,12 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// The path and message as they are safe to print: characters that could rewrite a terminal
-    /// or a log viewer escaped, and a message cut short rather than echo a whole value.
+    /// The path and message as they are safe to print: [`hidden`] characters escaped (they may
+    /// quote the manifest), and a message cut short rather than echo a whole value.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            path: printable(&path.into(), MAX_PATH_ECHO),
-            message: printable(&message.into(), MAX_MESSAGE_ECHO),
+            path: shortened(&escaped(&path.into(), false), MAX_PATH_ECHO),
+            message: shortened(&escaped(&message.into(), true), MAX_MESSAGE_ECHO),
         }
     }
 }
@@ -43,37 +43,22 @@ impl FieldError {
 const MAX_PATH_ECHO: usize = 200;
 const MAX_MESSAGE_ECHO: usize = 500;
 
-/// Characters that can rewrite what a terminal or a log viewer shows: control characters
-/// (escape sequences start with one) and the Unicode bidirectional embeddings, overrides and
-/// isolates (U+202A-U+202E, U+2066-U+2069).
-pub fn is_deceptive(c: char) -> bool {
-    c.is_control()
-        || ('\u{202A}'..='\u{202E}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
-}
-
-/// `text` with every deceptive character escaped (`\u{1b}`) and cut after `max` characters.
-pub fn printable(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (count, c) in text.chars().enumerate() {
-        if count == max {
-            let rest = text.chars().count() - count;
-            out.push_str(&format!("... ({rest} more characters)"));
-            break;
-        }
-        if is_deceptive(c) {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
+/// `text` cut after `max` characters, saying how many more there were.
+fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!(
+            "{}... ({} more characters)",
+            &text[..at],
+            text[at..].chars().count()
+        ),
+        None => text.to_string(),
     }
-    out
 }
 
 /// Checks that a name, prefix or tag that reaches AWS (and every terminal that prints it) holds
-/// no deceptive character.
+/// no [`hidden`] character.
 pub(crate) fn check_printable(problems: &mut Problems, path: &str, what: &str, text: &str) {
-    if let Some(c) = text.chars().find(|c| is_deceptive(*c)) {
+    if let Some(c) = text.chars().find(|c| hidden(*c)) {
         problems.add(
             path,
             format!(
@@ -82,6 +67,37 @@ pub(crate) fn check_printable(problems: &mut Problems, path: &str, what: &str, t
             ),
         );
     }
+}
+
+/// Characters that print as nothing, or as something else, or move the cursor: control
+/// characters, bidirectional controls (U+202E turns the rest of a line around), zero-width
+/// characters and line separators.
+pub fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// `text` with every [`hidden`] character escaped (`\u{202e}`), so that printing it cannot
+/// rearrange or forge a terminal line; line breaks and tabs are kept when `lines` (multi-line
+/// YAML errors).
+pub fn escaped(text: &str, lines: bool) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' if lines => c.to_string(),
+            c if hidden(c) => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 impl fmt::Display for FieldError {
