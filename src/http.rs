@@ -82,6 +82,9 @@ async fn answer(mut stream: TcpStream, health: &Health) -> std::io::Result<()> {
         parts.next().unwrap_or_default(),
     );
     let path = path.split('?').next().unwrap_or_default();
+    // HEAD is GET without the body (probes and `curl -I` use it).
+    let head_only = method == "HEAD";
+    let method = if head_only { "GET" } else { method };
     let (status, content_type, body) = match (method, path) {
         ("GET", "/metrics") => (
             "200 OK",
@@ -107,12 +110,13 @@ async fn answer(mut stream: TcpStream, health: &Health) -> std::io::Result<()> {
         _ => (
             "405 Method Not Allowed",
             "text/plain",
-            "GET only\n".to_string(),
+            "GET or HEAD only\n".to_string(),
         ),
     };
     let reply = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if head_only { "" } else { &body }
     );
     stream.write_all(reply.as_bytes()).await?;
     stream.shutdown().await

@@ -74,9 +74,11 @@ enum Command {
         /// Time between drift sweeps, e.g. 30s, 60s, 5m.
         #[arg(long, default_value = "60s", value_parser = duration)]
         resync: Duration,
-        /// Address of /metrics, /healthz and /readyz.
-        #[arg(long, default_value = "0.0.0.0:8080")]
-        http_addr: SocketAddr,
+        /// Address of /metrics, /healthz, /readyz (and /status with --manifests). Default:
+        /// 0.0.0.0:8080 in a cluster (the pod's probes and Prometheus reach it), 127.0.0.1:8080
+        /// with --manifests (a workstation does not publish its status to the network).
+        #[arg(long)]
+        http_addr: Option<SocketAddr>,
         /// Watch only this namespace (default: all).
         #[arg(long, conflicts_with = "manifests")]
         namespace: Option<String>,
@@ -266,14 +268,30 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
             identity,
             aws,
         } => {
-            let clients = aws.clients().await?;
-            let health = Arc::new(Health::default());
-            let listener = http::bind(http_addr)
-                .await
-                .map_err(|source| dialtone::Error::Io {
-                    path: format!("--http-addr {http_addr}"),
+            if let Some(path) = &manifests {
+                // A path that is not there at start is a typo, not a directory still to come.
+                std::fs::metadata(path).map_err(|source| dialtone::Error::Io {
+                    path: format!("--manifests {}", path.display()),
                     source,
                 })?;
+            }
+            let http_addr = http_addr.unwrap_or(if manifests.is_some() {
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            } else {
+                SocketAddr::from(([0, 0, 0, 0], 8080))
+            });
+            let clients = aws.clients().await?;
+            let health = Arc::new(Health::default());
+            let listener = http::bind(http_addr).await.map_err(|err| {
+                dialtone::Error::Usage(format!(
+                    "--http-addr {http_addr}: cannot listen there: {err}{}",
+                    if err.kind() == std::io::ErrorKind::AddrInUse {
+                        " (another program uses the port: pick another with --http-addr, e.g. 127.0.0.1:8081)"
+                    } else {
+                        ""
+                    }
+                ))
+            })?;
             let bound = listener
                 .local_addr()
                 .map(|a| a.to_string())

@@ -55,6 +55,13 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// Whether AWS refused the call for its rate (throttling), not for a failure.
+    pub fn is_throttling(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| THROTTLING.contains(&c))
+    }
+
     /// A request dialtone could not even build (a value outside what the SDK accepts): terminal.
     pub fn invalid(
         service: &'static str,

@@ -119,11 +119,19 @@ pub async fn apply(
     let mut report = Report::default();
     for pass in 0..APPLY_PASSES {
         report = source.sweep(&snapshot, Mode::Apply).await?;
-        if !report.retryable() || pass + 1 == APPLY_PASSES {
+        let Some(error) = report.first_retryable() else {
+            break;
+        };
+        if pass + 1 == APPLY_PASSES {
             break;
         }
         let wait = backoff(pass);
-        eprintln!("AWS asked us to slow down; trying again in {wait:?}");
+        let why = if error.is_throttling() {
+            "AWS asked us to slow down".to_string()
+        } else {
+            format!("AWS could not be reached or failed ({error})")
+        };
+        eprintln!("{why}; trying again in {wait:?}");
         tokio::time::sleep(wait).await;
     }
     match output {

@@ -53,8 +53,14 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether an AWS error of the sweep may go away by trying again (throttling, 5xx).
+    /// Whether an AWS error of the sweep may go away by trying again (throttling, 5xx, AWS not
+    /// reached).
     pub fn retryable(&self) -> bool {
+        self.first_retryable().is_some()
+    }
+
+    /// The first AWS error of the sweep that may go away by trying again.
+    pub fn first_retryable(&self) -> Option<&crate::aws::AwsError> {
         self.alarms
             .policies
             .iter()
@@ -62,7 +68,7 @@ impl Report {
             .chain(self.alarms.regions.iter().flat_map(|r| &r.errors))
             .chain(self.windows.iter().flat_map(|w| w.aws_errors()))
             .chain(self.plans.iter().flat_map(|p| &p.errors))
-            .any(|e| e.class == ErrorClass::Retryable)
+            .find(|e| e.class == ErrorClass::Retryable)
     }
 }
 

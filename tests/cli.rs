@@ -1,0 +1,153 @@
+//! The command line as an operator meets it: a typo in a path or a busy port fails at start with
+//! what to do, AWS out of reach is not called throttling, probes may use HEAD, and a workstation
+//! does not publish its status to the network.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::emulator::Emulator;
+use support::process::{Scratch, dialtone, spawn, text, wait_for};
+
+/// A loopback port nothing listens on (bound, then let go).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The address a `dialtone run` prints it serves on.
+fn served_on(line: &str) -> String {
+    line.rsplit("http://")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn run_with_a_manifest_path_that_does_not_exist_fails_at_start() {
+    let emulator = Emulator::acquire().await;
+    let out = dialtone(
+        &emulator,
+        &[
+            "run",
+            "--manifests",
+            "/nonexistent/manifests",
+            "--http-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("--manifests /nonexistent/manifests"),
+        "{}",
+        text(&out)
+    );
+    assert!(emulator.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_busy_port_says_so_and_what_to_do() {
+    let emulator = Emulator::acquire().await;
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let scratch = Scratch::examples("busy-port");
+    let out = dialtone(
+        &emulator,
+        &["run", "--manifests", scratch.path(), "--http-addr", &addr],
+    );
+    let printed = text(&out);
+    assert!(!out.status.success(), "{printed}");
+    assert!(
+        printed.contains(&format!("--http-addr {addr}: cannot listen there"))
+            && printed.contains("another program uses the port"),
+        "{printed}"
+    );
+    assert!(!printed.contains("reading --http-addr"), "{printed}");
+}
+
+#[tokio::test]
+async fn run_manifests_listens_on_loopback_by_default_and_answers_head() {
+    let emulator = Emulator::acquire().await;
+    let scratch = Scratch::examples("loopback");
+    let (mut running, lines) = spawn(
+        &emulator,
+        &[
+            "run",
+            "--manifests",
+            scratch.path(),
+            "--aws-rate",
+            "all=0",
+            "--resync",
+            "1h",
+        ],
+    );
+    // The default port may be taken on this machine: then the refusal names the default too.
+    let line = wait_for(&lines, "127.0.0.1:8080", Duration::from_secs(60));
+    if line.contains("cannot listen") {
+        eprintln!("port 8080 is in use here: the default address is checked from the refusal only");
+        return;
+    }
+    let addr = served_on(&line);
+    assert_eq!(addr, "127.0.0.1:8080", "{line}");
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(stream, "HEAD /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("write");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\n"),
+        "HEAD has headers only: {reply:?}"
+    );
+    let _ = running.0.kill();
+}
+
+#[test]
+fn aws_out_of_reach_is_not_called_throttling() {
+    let scratch = Scratch::examples("unreachable");
+    let state = scratch.file("state.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args(["apply", "-f", scratch.path(), "--aws-rate", "all=0"])
+        .env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", closed_port()),
+        )
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DIALTONE_STATE", &state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dialtone starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let line = wait_for(&lines, "trying again in", Duration::from_secs(120));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.contains("AWS could not be reached") && !line.contains("slow down"),
+        "{line} (after {:?})",
+        started.elapsed()
+    );
+}
