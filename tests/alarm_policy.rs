@@ -486,6 +486,23 @@ async fn plan_cli_exit_codes_and_json() {
         text.contains("+ create cc-prod-use1-queue-wait-basic"),
         "{text}"
     );
+    // A new alarm is shown whole, as terraform shows a new resource.
+    let created = text
+        .split("+ create cc-prod-use1-queue-wait-basic\n")
+        .nth(1)
+        .and_then(|rest| rest.split("  + ").next())
+        .expect("the alarm's attributes");
+    for attribute in [
+        "metric.namespace = \"AWS/Connect\"",
+        "metric.metricName = \"LongestQueueWaitTime\"",
+        "metric.dimensions.QueueName = \"BasicQueue\"",
+        "threshold = \"120\"",
+        "comparisonOperator = \"GreaterThanThreshold\"",
+        "alarmActions = \"arn:aws:sns:us-east-1:123456789012:cc-oncall-pager, arn:aws:sns:us-east-1:123456789012:cc-servicenow\"",
+        "dialtone.io/owner=contact-center/connect-primary, env=prod",
+    ] {
+        assert!(created.contains(attribute), "{attribute} in\n{created}");
+    }
     // The 18 alarms of the AlarmPolicies, and the FailoverPlan's DNS lever alarm.
     assert!(text.contains("Plan: 19 to create"), "{text}");
     assert!(
@@ -543,6 +560,103 @@ async fn plan_cli_exit_codes_and_json() {
         .expect("queue alarm");
     assert_eq!(queue["state"], "ALARM");
     assert_eq!(queue["stateReason"], "Threshold Crossed: drill");
+}
+
+#[tokio::test]
+async fn drift_of_an_observe_policy_fires_a_detailed_exitcode_check() {
+    let emulator = Emulator::acquire().await;
+    let scratch = support::process::Scratch::empty("observe-drift");
+    let text =
+        std::fs::read_to_string(examples().join("10-alarms-contact-center.yaml")).expect("example");
+    scratch.write("policy.yaml", &text);
+    assert!(
+        dialtone(
+            &emulator,
+            &["apply", "-f", scratch.path(), "--aws-rate", "all=0"]
+        )
+        .status
+        .success()
+    );
+    // Someone edits a threshold by hand; the policy only observes.
+    emulator
+        .cloudwatch("us-east-1")
+        .put_metric_alarm()
+        .alarm_name(QUEUE_WAIT)
+        .namespace("AWS/Connect")
+        .metric_name("LongestQueueWaitTime")
+        .dimensions(
+            Dimension::builder()
+                .name("InstanceId")
+                .value("7c0e9b14-8a3d-4f6e-9d21-3b5f2a1c4e88")
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("MetricGroup")
+                .value("Queue")
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("QueueName")
+                .value("BasicQueue")
+                .build(),
+        )
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .datapoints_to_alarm(2)
+        .threshold(999.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("edit by hand");
+    scratch.write(
+        "policy.yaml",
+        &text.replace(
+            "  region: us-east-1\n",
+            "  region: us-east-1\n  managementPolicy: Observe\n",
+        ),
+    );
+    let plan = dialtone(
+        &emulator,
+        &[
+            "plan",
+            "-f",
+            scratch.path(),
+            "--detailed-exitcode",
+            "--aws-rate",
+            "all=0",
+        ],
+    );
+    let printed = String::from_utf8_lossy(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains("? drift  cc-prod-use1-queue-wait-basic"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("1 drifted (Observe: reported only)"),
+        "{printed}"
+    );
+    let json = dialtone(
+        &emulator,
+        &[
+            "plan",
+            "-f",
+            scratch.path(),
+            "-o",
+            "json",
+            "--aws-rate",
+            "all=0",
+        ],
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plan");
+    assert_eq!(parsed["summary"]["drifted"], 1, "{parsed}");
+    assert_eq!(
+        parsed["summary"]["changes"], 0,
+        "nothing is written for an Observe policy"
+    );
 }
 
 #[tokio::test]

@@ -90,7 +90,7 @@ pub async fn plan(
     Ok(
         if !invalid.is_empty() || totals.conflicts > 0 || totals.errors > 0 {
             exit::ERROR
-        } else if detailed && totals.changes() > 0 {
+        } else if detailed && totals.differences() > 0 {
             exit::CHANGES
         } else {
             exit::OK

@@ -109,6 +109,50 @@ pub fn config_drift(desired: &AlarmConfig, actual: &AlarmConfig) -> Vec<FieldDri
     out
 }
 
+/// Every field `config` sets, as drift from nothing: what a created alarm will hold (the plan
+/// shows it as terraform shows a new resource).
+pub fn config_fields(config: &AlarmConfig) -> Vec<FieldDrift> {
+    let blank_metric = |_: &MetricStat| MetricStat {
+        namespace: String::new(),
+        metric_name: String::new(),
+        dimensions: BTreeMap::new(),
+        stat: String::new(),
+        period: 0,
+        unit: None,
+    };
+    let source = match &config.source {
+        Source::Metric(m) => Source::Metric(blank_metric(m)),
+        Source::Math(queries) => Source::Math(
+            queries
+                .iter()
+                .map(|(id, q)| {
+                    let blank = Query {
+                        metric: q.metric.as_ref().map(blank_metric),
+                        expression: None,
+                        label: None,
+                        return_data: q.return_data,
+                    };
+                    (id.clone(), blank)
+                })
+                .collect(),
+        ),
+    };
+    let blank = AlarmConfig {
+        alarm_name: config.alarm_name.clone(),
+        description: None,
+        alarm_actions: BTreeSet::new(),
+        ok_actions: BTreeSet::new(),
+        insufficient_data_actions: BTreeSet::new(),
+        source,
+        threshold: Threshold::Unrecognized(String::new()),
+        comparison_operator: String::new(),
+        evaluation_periods: 0,
+        datapoints_to_alarm: 0,
+        treat_missing_data: String::new(),
+    };
+    config_drift(config, &blank)
+}
+
 fn threshold_drift(out: &mut Vec<FieldDrift>, desired: &Threshold, actual: &Threshold) {
     match (desired, actual) {
         (Threshold::Static(d), Threshold::Static(a)) => compare(out, "threshold", d, a),

@@ -254,7 +254,7 @@ pub fn document(report: &Report, snapshot: &Snapshot, which: Changes) -> Value {
             "create": totals.create, "update": totals.update, "tag": totals.tag,
             "adopt": totals.adopt, "delete": totals.delete, "kept": totals.kept,
             "orphans": totals.orphans, "conflicts": totals.conflicts, "invalid": invalid.len(),
-            "errors": totals.errors, "changes": totals.changes(),
+            "errors": totals.errors, "changes": totals.changes(), "drifted": totals.drifted,
         },
     })
 }

@@ -31,6 +31,8 @@ pub struct Totals {
     pub kept: usize,
     /// Failovers due (plan) or carried out (apply).
     pub failovers: usize,
+    /// Alarms of Observe policies that differ from their spec: reported, never written.
+    pub drifted: usize,
 }
 
 impl Totals {
@@ -52,6 +54,14 @@ impl Totals {
             }
         }
         for outcome in &sweep.policies {
+            if !outcome.plan.manage {
+                totals.drifted += outcome
+                    .plan
+                    .alarms
+                    .iter()
+                    .filter(|a| a.conflict.is_none() && !a.drift.is_empty())
+                    .count();
+            }
             totals.conflicts += outcome.plan.conflicts();
             totals.errors += outcome.errors.len();
             totals.kept += outcome.plan.kept.len()
@@ -107,6 +117,12 @@ impl Totals {
     pub fn changes(&self) -> usize {
         self.create + self.update + self.tag + self.adopt + self.delete + self.failovers
     }
+
+    /// What `--detailed-exitcode` reports as a difference: changes to make, and drift of
+    /// Observe policies (reported, not corrected: a nightly drift check must still fire).
+    pub fn differences(&self) -> usize {
+        self.changes() + self.drifted
+    }
 }
 
 fn drift_lines(out: &mut String, indent: &str, drift: &[FieldDrift]) {
@@ -152,6 +168,12 @@ fn action_lines(out: &mut String, outcome: &PolicyOutcome, target: &Target, plan
         match action {
             Action::Create { alarm } => {
                 let _ = writeln!(out, "  + create {}", alarm.config.alarm_name);
+                for field in crate::plan::diff::config_fields(&alarm.config) {
+                    let _ = writeln!(out, "      {} = {}", field.field, shown(&field.desired));
+                }
+                let tags: Vec<String> =
+                    alarm.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let _ = writeln!(out, "      tags = {}", shown(&tags.join(", ")));
             }
             Action::Update { alarm, drift } => {
                 let _ = writeln!(out, "  ~ update {}", alarm.config.alarm_name);
@@ -315,13 +337,14 @@ pub fn plan_text(report: &Report, invalid: &[String], prune: bool) -> String {
     let t = Totals::of(report);
     let _ = writeln!(
         out,
-        "\nPlan: {} to create, {} to update, {} to tag, {} to adopt, {} to delete, {} failover(s); {} kept, {} orphan(s), {} conflict(s), {} invalid, {} error(s).",
+        "\nPlan: {} to create, {} to update, {} to tag, {} to adopt, {} to delete, {} failover(s); {} drifted (Observe: reported only), {} kept, {} orphan(s), {} conflict(s), {} invalid, {} error(s).",
         t.create,
         t.update,
         t.tag,
         t.adopt,
         t.delete,
         t.failovers,
+        t.drifted,
         t.kept,
         t.orphans,
         t.conflicts,
