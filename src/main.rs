@@ -33,6 +33,10 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a shell completion script: `source <(dialtone completions bash)`, or save it where
+    /// your shell loads completions (zsh: a file `_dialtone` in $fpath; fish:
+    /// ~/.config/fish/completions/dialtone.fish).
+    Completions { shell: clap_complete::Shell },
     /// Print the four CustomResourceDefinitions as one multi-document YAML stream.
     Crds {
         /// Instead of printing, write one file per CRD into this directory (e.g. crds/).
@@ -326,6 +330,13 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
             for path in crdgen::write_split(&dir)? {
                 println!("wrote {}", path.display());
             }
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "dialtone", &mut script);
+            commands::emit(&String::from_utf8_lossy(&script));
         }
         Command::Presets { name, output } => {
             return Ok(ExitCode::from(commands::presets(

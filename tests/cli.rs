@@ -151,3 +151,36 @@ fn aws_out_of_reach_is_not_called_throttling() {
         started.elapsed()
     );
 }
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+            .args(["completions", shell])
+            .output()
+            .expect("dialtone runs");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        for word in ["plan", "apply", "presets", "detailed-exitcode", "manifests"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    // The bash script is valid bash (bash is on every machine that runs these tests).
+    let script = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args(["completions", "bash"])
+        .output()
+        .expect("dialtone runs")
+        .stdout;
+    let scratch = Scratch::empty("completions");
+    scratch.write("dialtone.bash", &String::from_utf8_lossy(&script));
+    let check = Command::new("bash")
+        .args(["-n", scratch.file("dialtone.bash").to_str().expect("utf-8")])
+        .output()
+        .expect("bash runs");
+    assert!(check.status.success(), "{}", text(&check));
+    let unknown = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("dialtone runs");
+    assert!(!unknown.status.success());
+}

@@ -98,6 +98,12 @@ pub async fn plan(
     )
 }
 
+/// Prints `text` on stdout; a closed pipe (`| head`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 fn print_json(document: &serde_json::Value) {
     // Serializing a Value cannot fail.
     println!(

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use super::{Output, exit};
+use super::{Output, emit, exit};
 use crate::api::alarm_policy::AlarmEntry;
 use crate::plan::presets::{CATALOG, Preset, expand, find};
 use crate::{Error, Result};
@@ -53,12 +53,6 @@ fn example(preset: &Preset) -> Result<serde_json::Value> {
         .collect();
     alarm["name"] = json!(name.join("-"));
     Ok(alarm)
-}
-
-/// Prints `text`; a closed pipe (`| head`) is not an error.
-fn emit(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
 fn threshold(preset: &Preset) -> String {
