@@ -117,6 +117,9 @@ enum Command {
         /// A YAML file or a directory of them (multi-document files allowed).
         #[arg(short = 'f', long = "filename", value_name = "PATH")]
         path: PathBuf,
+        /// Read the subdirectories too (as `kubectl apply -R`).
+        #[arg(short = 'R', long)]
+        recursive: bool,
     },
 }
 
@@ -143,6 +146,10 @@ struct StateArgs {
     /// sources (directories, clusters) manage the same account and region.
     #[arg(long)]
     prune: bool,
+    /// Read the subdirectories of a manifest directory too (as `kubectl apply -R`); without it
+    /// they are named and skipped.
+    #[arg(short = 'R', long)]
+    recursive: bool,
 }
 
 impl StateArgs {
@@ -150,6 +157,7 @@ impl StateArgs {
         commands::FileOptions {
             state: self.state.clone(),
             prune: self.prune,
+            recursive: self.recursive,
         }
     }
 }
@@ -344,8 +352,11 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
                 output.into(),
             )?));
         }
-        Command::Validate { path } => {
-            let loaded = manifests::load(&path)?;
+        Command::Validate { path, recursive } => {
+            let loaded = manifests::load_with(&path, recursive)?;
+            for note in loaded.notes() {
+                eprintln!("{note}");
+            }
             for (key, (origin, _)) in &loaded.objects {
                 println!("valid    {origin}: {key}");
             }

@@ -184,3 +184,47 @@ fn completions_for_bash_zsh_and_fish() {
         .expect("dialtone runs");
     assert!(!unknown.status.success());
 }
+
+#[test]
+fn upper_case_extensions_are_read_and_subdirectories_are_named_or_read_with_r() {
+    let scratch = Scratch::empty("scan");
+    let examples = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    std::fs::copy(
+        examples.join("10-alarms-contact-center.yaml"),
+        scratch.file("POLICY.YAML"),
+    )
+    .expect("copy");
+    std::fs::create_dir_all(scratch.file("regions")).expect("subdirectory");
+    std::fs::copy(
+        examples.join("20-regions.yaml"),
+        scratch.file("regions").join("regions.yml"),
+    )
+    .expect("copy");
+    std::fs::create_dir_all(scratch.file(".git")).expect("hidden directory");
+
+    let flat = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args(["validate", "-f", scratch.path()])
+        .output()
+        .expect("dialtone runs");
+    let printed = text(&flat);
+    assert!(flat.status.success(), "{printed}");
+    assert!(printed.contains("POLICY.YAML"), "{printed}");
+    assert!(
+        printed.contains("regions is a subdirectory: not read (-R reads subdirectories"),
+        "{printed}"
+    );
+    assert!(!printed.contains(".git"), "{printed}");
+    assert!(!printed.contains("ContactCenterRegion"), "{printed}");
+
+    let deep = Command::new(env!("CARGO_BIN_EXE_dialtone"))
+        .args(["validate", "-R", "-f", scratch.path()])
+        .output()
+        .expect("dialtone runs");
+    let printed = text(&deep);
+    assert!(deep.status.success(), "{printed}");
+    assert!(
+        printed.contains("ContactCenterRegion contact-center/use1"),
+        "{printed}"
+    );
+    assert!(!printed.contains("not read"), "{printed}");
+}

@@ -53,6 +53,20 @@ pub struct FileOptions {
     pub state: Option<PathBuf>,
     /// `--prune`: delete orphans too (owned alarms no object of the source may delete).
     pub prune: bool,
+    /// `-R`: read the subdirectories of a manifest directory too.
+    pub recursive: bool,
+}
+
+/// The manifests of `path` (with the subdirectories under `-R`); what a person should know about
+/// the scan is said on stderr when `say`.
+pub fn load(path: &Path, options: &FileOptions, say: bool) -> Result<crate::source::Snapshot> {
+    let snapshot = manifests::load_with(path, options.recursive)?;
+    if say {
+        for note in snapshot.notes() {
+            eprintln!("{note}");
+        }
+    }
+    Ok(snapshot)
 }
 
 impl FileOptions {
@@ -73,7 +87,7 @@ pub async fn plan(
     detailed: bool,
     options: &FileOptions,
 ) -> Result<u8> {
-    let snapshot = manifests::load(path)?;
+    let snapshot = load(path, options, true)?;
     let mut source = ManifestSource::open(path, clients, options)?;
     let report = source.sweep(&snapshot, Mode::Plan).await?;
     let invalid = snapshot.problems();
@@ -120,7 +134,7 @@ pub async fn apply(
     output: Output,
     options: &FileOptions,
 ) -> Result<u8> {
-    let snapshot = manifests::load(path)?;
+    let snapshot = load(path, options, true)?;
     let mut source = ManifestSource::open(path, clients, options)?;
     let mut report = Report::default();
     for pass in 0..APPLY_PASSES {
@@ -195,9 +209,11 @@ pub async fn run_manifests(
         path.display(),
         source.state_file.path.display()
     );
+    let mut first = true;
     loop {
         let sweep = async {
-            let snapshot = manifests::load(path)?;
+            let snapshot = load(path, options, first)?;
+            first = false;
             Metrics::global().set_manifest_errors(snapshot.problem_count());
             let _timer = Metrics::global().reconcile_timer("AlarmPolicy");
             let report = source.sweep(&snapshot, Mode::Apply).await?;

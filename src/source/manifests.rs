@@ -67,10 +67,16 @@ impl fmt::Display for LoadError {
 /// Objects without a namespace are put in `default`, as `kubectl apply` would. Only a path that
 /// cannot be read at all is an error; problems inside files are in the snapshot.
 pub fn load(path: &Path) -> Result<Snapshot> {
+    load_with(path, false)
+}
+
+/// [`load`], and with `recursive` the subdirectories too (`-R`); subdirectories not read are in
+/// [`Snapshot::skipped`].
+pub fn load_with(path: &Path, recursive: bool) -> Result<Snapshot> {
     let mut snapshot = Snapshot::default();
     let mut seen: BTreeMap<ObjectKey, Vec<Origin>> = BTreeMap::new();
     let mut identified = Vec::new();
-    let (files, listed) = files(path)?;
+    let (files, listed) = files(path, recursive, &mut snapshot.skipped)?;
     for file in files {
         let load_error = |document: Option<usize>, message: String| LoadError {
             path: file.clone(),
@@ -184,10 +190,12 @@ fn identify(document: &Value) -> Result<ObjectKey, String> {
 }
 
 /// The files of `path`, and whether they were listed from a directory (rather than named).
-/// Every `.yaml`/`.yml` entry of a directory that is not itself a directory is listed, whatever it
-/// is (a FIFO, a symlink loop): [`read`] reports why it cannot be loaded instead of it being
-/// silently left out.
-fn files(path: &Path) -> Result<(Vec<PathBuf>, bool)> {
+/// Every `.yaml`/`.yml` entry (any case: `.YAML` too) of a directory that is not itself a
+/// directory is listed, whatever it is (a FIFO, a symlink loop): [`read`] reports why it cannot
+/// be loaded instead of it being silently left out. Subdirectories are read when `recursive`
+/// (`-R`, as kubectl), each once and at most [`MAX_DEPTH`] deep; otherwise they go to `skipped`
+/// (hidden ones, such as `.git`, are never read nor reported).
+fn files(path: &Path, recursive: bool, skipped: &mut Vec<PathBuf>) -> Result<(Vec<PathBuf>, bool)> {
     let io = |source| Error::Io {
         path: shown(path),
         source,
@@ -195,23 +203,65 @@ fn files(path: &Path) -> Result<(Vec<PathBuf>, bool)> {
     if !std::fs::metadata(path).map_err(io)?.is_dir() {
         return Ok((vec![path.to_path_buf()], false));
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(io)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|ext| ext == "yaml" || ext == "yml")
-                && !std::fs::metadata(p).is_ok_and(|m| m.is_dir())
-        })
-        .collect();
+    let mut files = Vec::new();
+    let mut visited = std::collections::BTreeSet::new();
+    collect(path, recursive, 0, &mut visited, &mut files, skipped)?;
     files.sort();
+    skipped.sort();
     if files.is_empty() {
+        let hint = if skipped.is_empty() {
+            ""
+        } else {
+            " (subdirectories are read with -R)"
+        };
         return Err(Error::Manifest {
             path: shown(path),
-            message: "no .yaml or .yml files in this directory".to_string(),
+            message: format!("no .yaml or .yml files in this directory{hint}"),
         });
     }
     Ok((files, true))
+}
+
+/// How deep `-R` descends.
+const MAX_DEPTH: usize = 32;
+
+fn collect(
+    dir: &Path,
+    recursive: bool,
+    depth: usize,
+    visited: &mut std::collections::BTreeSet<PathBuf>,
+    files: &mut Vec<PathBuf>,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<()> {
+    // A directory reached twice (a symlink back up the tree) is read once.
+    if !visited.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: shown(dir),
+        source,
+    })?;
+    for path in entries.filter_map(|entry| entry.ok().map(|e| e.path())) {
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if recursive && depth < MAX_DEPTH {
+                collect(&path, recursive, depth + 1, visited, files, skipped)?;
+            } else {
+                skipped.push(path);
+            }
+        } else if path.extension().is_some_and(|ext| {
+            let ext = ext.to_string_lossy().to_ascii_lowercase();
+            ext == "yaml" || ext == "yml"
+        }) {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The text of one file, at most [`MAX_FILE_BYTES`], or why it cannot be had. Of a directory only
@@ -276,7 +326,7 @@ fn file_type(kind: &std::fs::FileType) -> &'static str {
 }
 
 /// A path for messages: lossy UTF-8 with [`hidden`] characters escaped.
-fn shown(path: &Path) -> String {
+pub(crate) fn shown(path: &Path) -> String {
     escaped(&path.display().to_string(), false)
 }
 

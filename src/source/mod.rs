@@ -117,6 +117,8 @@ pub struct Snapshot {
     pub duplicates: BTreeMap<ObjectKey, Vec<Origin>>,
     /// Files and documents that could not be read as an object at all.
     pub load_errors: Vec<LoadError>,
+    /// Subdirectories not read (without `-R`).
+    pub skipped: Vec<std::path::PathBuf>,
 }
 
 impl Snapshot {
@@ -206,6 +208,19 @@ impl Snapshot {
                     .insert(key, (origin, InvalidSpec { object, errors }));
             }
         }
+    }
+
+    /// What a person should know about the scan, one line each: the subdirectories not read.
+    pub fn notes(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(|dir| {
+                format!(
+                    "note: {} is a subdirectory: not read (-R reads subdirectories, as kubectl does)",
+                    manifests::shown(dir)
+                )
+            })
+            .collect()
     }
 
     /// Whether the source declares this object in any form (valid, invalid or duplicated).
