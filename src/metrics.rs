@@ -49,6 +49,29 @@ pub struct StateLabels {
     pub state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectLabels {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+}
+
+/// What the metrics say of one object after its reconcile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObjectHealth {
+    /// Its Ready condition is True.
+    pub ready: bool,
+    /// Of an AlarmPolicy: alarms that differ from the spec, and alarms in conflict.
+    pub alarms: Option<(usize, usize)>,
+    /// The reconcile reached AWS without an error.
+    pub succeeded: bool,
+}
+
 /// Every metric dialtone exports.
 pub struct Metrics {
     registry: Registry,
@@ -63,6 +86,11 @@ pub struct Metrics {
     region_health: Family<RegionLabels, Gauge>,
     failovers: Family<FailoverLabels, Counter>,
     failover_duration: Histogram,
+    sweep_duration: Histogram,
+    object_ready: Family<ObjectLabels, Gauge>,
+    object_drifted: Family<ObjectLabels, Gauge>,
+    object_conflicts: Family<ObjectLabels, Gauge>,
+    last_success: Family<ObjectLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Alarms by state per policy, summed into `alarms`.
     states: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
 }
@@ -84,6 +112,48 @@ impl Metrics {
         let failovers = Family::<FailoverLabels, Counter>::default();
         let failover_duration =
             Histogram::new([1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0]);
+        let sweep_duration = Histogram::new([0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]);
+        let object_ready = Family::<ObjectLabels, Gauge>::default();
+        let object_drifted = Family::<ObjectLabels, Gauge>::default();
+        let object_conflicts = Family::<ObjectLabels, Gauge>::default();
+        let last_success =
+            Family::<ObjectLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "1, labelled with the running dialtone's version",
+            build_info,
+        );
+        registry.register(
+            "sweep_duration_seconds",
+            "Duration of one sweep of every object of the manifest path (run --manifests)",
+            sweep_duration.clone(),
+        );
+        registry.register(
+            "object_ready",
+            "1 while an object's Ready condition is True, by kind, namespace and name",
+            object_ready.clone(),
+        );
+        registry.register(
+            "object_drifted_alarms",
+            "Alarms of an AlarmPolicy that differ from its spec (not yet corrected, or Observe)",
+            object_drifted.clone(),
+        );
+        registry.register(
+            "object_conflicts",
+            "Alarms of an AlarmPolicy in conflict with another owner",
+            object_conflicts.clone(),
+        );
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When an object was last reconciled without an AWS error (Unix time)",
+            last_success.clone(),
+        );
         registry.register(
             "failovers",
             "Failovers carried out, by plan, trigger (spec, automatic, drill) and result (succeeded, failed)",
@@ -140,6 +210,11 @@ impl Metrics {
             manifest_errors.clone(),
         );
         Self {
+            sweep_duration,
+            object_ready,
+            object_drifted,
+            object_conflicts,
+            last_success,
             manifest_errors,
             region_health,
             failovers,
@@ -299,9 +374,78 @@ impl Metrics {
         self.failover_duration.observe(seconds);
     }
 
+    /// Records where one object stands after its reconcile.
+    pub fn object(&self, kind: &str, owner: &str, health: ObjectHealth) {
+        let labels = object_labels(kind, owner);
+        self.object_ready
+            .get_or_create(&labels)
+            .set(i64::from(health.ready));
+        if let Some((drifted, conflicts)) = health.alarms {
+            self.object_drifted
+                .get_or_create(&labels)
+                .set(i64::try_from(drifted).unwrap_or(i64::MAX));
+            self.object_conflicts
+                .get_or_create(&labels)
+                .set(i64::try_from(conflicts).unwrap_or(i64::MAX));
+        }
+        if health.succeeded {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default();
+            self.last_success.get_or_create(&labels).set(now);
+        }
+    }
+
+    /// Records whether an object of `kind` is Ready (its conditions), and whether its reconcile
+    /// succeeded, for kinds whose outcome holds no alarm counts.
+    pub fn object_conditions(
+        &self,
+        kind: &str,
+        owner: &str,
+        conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+        succeeded: bool,
+    ) {
+        let ready = crate::api::conditions::find(conditions, crate::api::conditions::READY)
+            .is_some_and(|c| c.status == "True");
+        self.object(
+            kind,
+            owner,
+            ObjectHealth {
+                ready,
+                alarms: None,
+                succeeded,
+            },
+        );
+    }
+
+    /// Forgets an object that is gone.
+    pub fn forget_object(&self, kind: &str, owner: &str) {
+        let labels = object_labels(kind, owner);
+        self.object_ready.remove(&labels);
+        self.object_drifted.remove(&labels);
+        self.object_conflicts.remove(&labels);
+        self.last_success.remove(&labels);
+    }
+
+    /// Records one sweep of a manifest path.
+    pub fn sweep_took(&self, seconds: f64) {
+        self.sweep_duration.observe(seconds);
+    }
+
     pub fn set_manifest_errors(&self, count: usize) {
         self.manifest_errors
             .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+}
+
+/// Labels of the object `owner` (`<namespace>/<name>`).
+fn object_labels(kind: &str, owner: &str) -> ObjectLabels {
+    let (namespace, name) = owner.split_once('/').unwrap_or(("default", owner));
+    ObjectLabels {
+        kind: kind.to_string(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
     }
 }
 

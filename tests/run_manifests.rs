@@ -39,9 +39,16 @@ async fn run_serves_metrics_health_and_readiness() {
         r#"dialtone_reconciles_total{kind="AlarmPolicy",result="ok"}"#,
         // The AlarmPolicies' 18 alarms and the FailoverPlan's lever alarm.
         r#"dialtone_aws_requests_total{service="cloudwatch",operation="PutMetricAlarm",outcome="ok"} 19"#,
-        "dialtone_reconcile_duration_seconds_bucket",
+        "dialtone_sweep_duration_seconds_bucket",
         "dialtone_drift_found_total",
         "dialtone_leader 1",
+        r#"dialtone_build_info{version=""#,
+        r#"dialtone_object_ready{kind="AlarmPolicy",namespace="contact-center",name="connect-primary"} 1"#,
+        r#"dialtone_object_drifted_alarms{kind="AlarmPolicy",namespace="contact-center",name="connect-primary"} 0"#,
+        r#"dialtone_object_conflicts{kind="AlarmPolicy",namespace="contact-center",name="connect-primary"} 0"#,
+        r#"dialtone_object_ready{kind="ContactCenterRegion",namespace="contact-center",name="use1"}"#,
+        r#"dialtone_last_success_timestamp_seconds{kind="AlarmPolicy",namespace="contact-center",name="connect-primary"}"#,
+        "dialtone_manifest_errors 0",
     ] {
         assert!(metrics.contains(wanted), "missing {wanted} in\n{metrics}");
     }
@@ -51,6 +58,10 @@ async fn run_serves_metrics_health_and_readiness() {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert_eq!(alarms, 18.0, "alarms by state add up to the managed alarms");
+    assert!(
+        !metrics.contains("dialtone_reconcile_duration_seconds_count{kind=\"AlarmPolicy\"}"),
+        "a sweep is not timed as one policy's reconcile"
+    );
     assert_eq!(get(&addr, "/nothing").0, 404);
     drop(child);
 }

@@ -215,8 +215,9 @@ pub async fn run_manifests(
             let snapshot = load(path, options, first)?;
             first = false;
             Metrics::global().set_manifest_errors(snapshot.problem_count());
-            let _timer = Metrics::global().reconcile_timer("AlarmPolicy");
+            let started = std::time::Instant::now();
             let report = source.sweep(&snapshot, Mode::Apply).await?;
+            Metrics::global().sweep_took(started.elapsed().as_secs_f64());
             Ok::<_, crate::Error>((snapshot, report))
         };
         let result = tokio::select! {
@@ -286,6 +287,7 @@ fn report_changes(
         if outcome.removed {
             if outcome.footprint.is_empty() && outcome.errors.is_empty() {
                 Metrics::global().alarm_states(&outcome.owner, BTreeMap::new());
+                Metrics::global().forget_object("AlarmPolicy", &outcome.owner);
                 last.remove(&format!("AlarmPolicy {}", outcome.owner));
                 println!(
                     "AlarmPolicy {}: gone from the source, cleaned up",
@@ -309,6 +311,12 @@ fn report_changes(
     for outcome in &report.regions {
         region::record_metrics(outcome);
         Metrics::global().reconciled("ContactCenterRegion", "ok");
+        Metrics::global().object_conditions(
+            "ContactCenterRegion",
+            &outcome.owner,
+            &outcome.status.conditions,
+            outcome.assessment.unreadable.is_none(),
+        );
         print_changed(
             last,
             format!("ContactCenterRegion {}", outcome.owner),
@@ -322,6 +330,16 @@ fn report_changes(
             "error"
         };
         Metrics::global().reconciled("MaintenanceWindow", result);
+        if window.removed {
+            Metrics::global().forget_object("MaintenanceWindow", &window.owner);
+        } else {
+            Metrics::global().object_conditions(
+                "MaintenanceWindow",
+                &window.owner,
+                &window.status.conditions,
+                result == "ok",
+            );
+        }
         for err in window.aws_errors() {
             println!("MaintenanceWindow {}: error: {err}", window.owner);
         }
@@ -343,6 +361,12 @@ fn report_changes(
             } else {
                 "error"
             },
+        );
+        Metrics::global().object_conditions(
+            "FailoverPlan",
+            &plan.owner,
+            &plan.status.conditions,
+            plan.errors.is_empty(),
         );
         for err in &plan.errors {
             println!("FailoverPlan {}: error: {err}", plan.owner);

@@ -613,7 +613,15 @@ pub fn record_metrics(outcome: &PolicyOutcome) {
             | Action::Tag { drift, .. }
             | Action::Adopt { drift, .. } => drift.len(),
             Action::Untag { keys, .. } => keys.len(),
-            Action::Create { .. } | Action::Delete { .. } => 1,
+            // A re-created alarm was drift (it vanished); a new one was not.
+            Action::Create { alarm } => usize::from(
+                outcome
+                    .plan
+                    .alarms
+                    .iter()
+                    .any(|a| a.alarm_name == alarm.config.alarm_name && !a.drift.is_empty()),
+            ),
+            Action::Delete { .. } => 1,
         })
         .sum();
     metrics.drift("AlarmPolicy", found, corrected);
@@ -624,4 +632,20 @@ pub fn record_metrics(outcome: &PolicyOutcome) {
         }
     }
     metrics.alarm_states(&outcome.owner, states);
+    let summary = outcome.status.summary.clone().unwrap_or_default();
+    let ready =
+        crate::api::conditions::find(&outcome.status.conditions, crate::api::conditions::READY)
+            .is_some_and(|c| c.status == "True");
+    metrics.object(
+        "AlarmPolicy",
+        &outcome.owner,
+        crate::metrics::ObjectHealth {
+            ready,
+            alarms: Some((
+                usize::try_from(summary.drifted).unwrap_or_default(),
+                usize::try_from(summary.conflicts).unwrap_or_default(),
+            )),
+            succeeded: outcome.errors.is_empty(),
+        },
+    );
 }

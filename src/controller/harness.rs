@@ -299,6 +299,12 @@ async fn apply<K: Reconciler>(
         return Ok(Action::await_change());
     };
     let applied = ctx.kind.apply(typed, previous.clone(), base).await;
+    Metrics::global().object_conditions(
+        K::KIND,
+        &key(object),
+        K::conditions(&applied.status),
+        applied.error.is_none(),
+    );
     write_status::<K>(api, object, previous.as_ref(), &applied.status).await?;
     for note in &applied.notes {
         publish(ctx, object, note).await;
@@ -319,6 +325,7 @@ async fn cleanup<K: Reconciler>(
     ctx: &Context<K>,
 ) -> Result<Action, ReconcileError> {
     let notes = ctx.kind.cleanup(object).await?;
+    Metrics::global().forget_object(K::KIND, &key(object));
     for note in &notes {
         publish(ctx, object, note).await;
     }

@@ -423,6 +423,7 @@ impl Reconciler for AlarmPolicies {
             .cleanup(&policy, Timestamp::now())
             .await;
         crate::metrics::Metrics::global().alarm_states(&owner_of(&policy), BTreeMap::new());
+        crate::metrics::Metrics::global().forget_object("AlarmPolicy", &owner_of(&policy));
         let deleted = match outcome {
             Some(outcome) => {
                 if let Some(err) = outcome.errors.into_iter().next() {
