@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod operator;
 pub mod plan;
 pub mod render;
+pub mod say;
 pub mod source;
 pub mod validate;
 

@@ -224,6 +224,7 @@ fn main() -> ExitCode {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
+    dialtone::say::use_json(matches!(cli.log_format, LogFormat::Json));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -234,7 +235,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            dialtone::say::err("ERROR", &format!("error: {err}"));
             ExitCode::FAILURE
         }
     }
@@ -308,7 +309,9 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
                 .local_addr()
                 .map(|a| a.to_string())
                 .unwrap_or_default();
-            println!("dialtone: serving /metrics, /healthz and /readyz on http://{bound}");
+            dialtone::say::out(&format!(
+                "dialtone: serving /metrics, /healthz and /readyz on http://{bound}"
+            ));
             tokio::spawn(http::serve(listener, health.clone()));
             let stop = commands::shutdown_signal();
             if let Some(path) = manifests {
@@ -329,7 +332,7 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
                 identity: identity.unwrap_or_else(default_identity),
             };
             operator::run(client, clients, options, health, stop).await?;
-            println!("dialtone: stopped");
+            dialtone::say::out("dialtone: stopped");
         }
         Command::Crds { split: None } => {
             print!("{}", crdgen::stream()?);
@@ -355,7 +358,7 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
         Command::Validate { path, recursive } => {
             let loaded = manifests::load_with(&path, recursive)?;
             for note in loaded.notes() {
-                eprintln!("{note}");
+                dialtone::say::err("INFO", &note);
             }
             for (key, (origin, _)) in &loaded.objects {
                 println!("valid    {origin}: {key}");

@@ -228,3 +228,67 @@ fn upper_case_extensions_are_read_and_subdirectories_are_named_or_read_with_r() 
     );
     assert!(!printed.contains("not read"), "{printed}");
 }
+
+#[tokio::test]
+async fn log_format_json_makes_every_line_of_run_manifests_and_apply_logs_json() {
+    let emulator = Emulator::acquire().await;
+    let scratch = Scratch::examples("json-lines");
+    let (running, lines) = spawn(
+        &emulator,
+        &[
+            "--log-format",
+            "json",
+            "run",
+            "--manifests",
+            scratch.path(),
+            "--aws-rate",
+            "all=0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--resync",
+            "1h",
+        ],
+    );
+    // Every line up to the end of the first sweep (the last policy's status line is out).
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("connect-secondary [us-west-2]: 2 alarms"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no end of the first sweep within 120 s: {seen:?}"),
+        }
+    }
+    assert!(seen.len() > 5, "{seen:?}");
+    drop(running);
+    seen.extend(support::process::drain(&lines));
+    for line in &seen {
+        let record: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+        assert!(record["fields"]["message"].is_string(), "{line}");
+    }
+
+    let out = dialtone(
+        &emulator,
+        &[
+            "--log-format",
+            "json",
+            "apply",
+            "-f",
+            scratch.path(),
+            "--aws-rate",
+            "all=0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stderr.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "apply's log is JSON: {line}"
+        );
+    }
+}

@@ -63,7 +63,7 @@ pub fn load(path: &Path, options: &FileOptions, say: bool) -> Result<crate::sour
     let snapshot = manifests::load_with(path, options.recursive)?;
     if say {
         for note in snapshot.notes() {
-            eprintln!("{note}");
+            crate::say::err("INFO", &note);
         }
     }
     Ok(snapshot)
@@ -151,7 +151,7 @@ pub async fn apply(
         } else {
             format!("AWS could not be reached or failed ({error})")
         };
-        eprintln!("{why}; trying again in {wait:?}");
+        crate::say::err("WARN", &format!("{why}; trying again in {wait:?}"));
         tokio::time::sleep(wait).await;
     }
     match output {
@@ -204,11 +204,11 @@ pub async fn run_manifests(
     let mut failures: u32 = 0;
     // The only instance reconciling this directory: the leader, in the metrics' terms.
     Metrics::global().set_leader(true);
-    println!(
+    crate::say::out(&format!(
         "dialtone: reconciling {} every {resync:?} (state: {}; Ctrl-C to stop)",
         path.display(),
         source.state_file.path.display()
-    );
+    ));
     let mut first = true;
     loop {
         let sweep = async {
@@ -250,7 +250,7 @@ pub async fn run_manifests(
                     .fold(wait, |wait, at| wait.min(at))
             }
             Err(err) => {
-                eprintln!("error: {err}");
+                crate::say::err("ERROR", &format!("error: {err}"));
                 failures += 1;
                 backoff(failures.min(5)).min(resync)
             }
@@ -260,7 +260,7 @@ pub async fn run_manifests(
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
     }
-    println!("dialtone: stopped");
+    crate::say::out("dialtone: stopped");
     Ok(exit::OK)
 }
 
@@ -282,17 +282,17 @@ fn report_changes(
         };
         Metrics::global().reconciled("AlarmPolicy", result);
         for err in &outcome.errors {
-            println!("AlarmPolicy {}: error: {err}", outcome.owner);
+            crate::say::out(&format!("AlarmPolicy {}: error: {err}", outcome.owner));
         }
         if outcome.removed {
             if outcome.footprint.is_empty() && outcome.errors.is_empty() {
                 Metrics::global().alarm_states(&outcome.owner, BTreeMap::new());
                 Metrics::global().forget_object("AlarmPolicy", &outcome.owner);
                 last.remove(&format!("AlarmPolicy {}", outcome.owner));
-                println!(
+                crate::say::out(&format!(
                     "AlarmPolicy {}: gone from the source, cleaned up",
                     outcome.owner
-                );
+                ));
             }
             continue;
         }
@@ -341,7 +341,7 @@ fn report_changes(
             );
         }
         for err in window.aws_errors() {
-            println!("MaintenanceWindow {}: error: {err}", window.owner);
+            crate::say::out(&format!("MaintenanceWindow {}: error: {err}", window.owner));
         }
         if window.removed {
             continue;
@@ -369,7 +369,7 @@ fn report_changes(
             plan.errors.is_empty(),
         );
         for err in &plan.errors {
-            println!("FailoverPlan {}: error: {err}", plan.owner);
+            crate::say::out(&format!("FailoverPlan {}: error: {err}", plan.owner));
         }
         if plan.status.phase.is_some() || !plan.status.conditions.is_empty() {
             print_changed(
@@ -411,7 +411,7 @@ fn report_changes(
 /// Prints `line` unless it is what was printed last under `key`.
 fn print_changed(last: &mut BTreeMap<String, String>, key: String, line: String) {
     if last.get(&key) != Some(&line) {
-        println!("{line}");
+        crate::say::out(&line);
         last.insert(key, line);
     }
 }

@@ -113,9 +113,12 @@ impl StateFile {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!(
-                    "dialtone: no state at {}: starting fresh (it is written after the first apply)",
-                    self.path.display()
+                crate::say::err(
+                    "INFO",
+                    &format!(
+                        "dialtone: no state at {}: starting fresh (it is written after the first apply)",
+                        self.path.display()
+                    ),
                 );
                 return Ok(State {
                     version: VERSION,
