@@ -33,6 +33,16 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Every object's status from a running `dialtone run --manifests` (its /status), one line
+    /// per object as `kubectl get` shows them; `-o json` for the whole document.
+    Status {
+        /// The --http-addr of the running instance.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+        output: Format,
+    },
     /// Print a shell completion script: `source <(dialtone completions bash)`, or save it where
     /// your shell loads completions (zsh: a file `_dialtone` in $fpath; fish:
     /// ~/.config/fish/completions/dialtone.fish).
@@ -341,6 +351,9 @@ async fn run(cli: Cli) -> dialtone::Result<ExitCode> {
             for path in crdgen::write_split(&dir)? {
                 println!("wrote {}", path.display());
             }
+        }
+        Command::Status { addr, output } => {
+            return Ok(ExitCode::from(commands::status(addr, output.into())?));
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;

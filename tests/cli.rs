@@ -292,3 +292,73 @@ async fn log_format_json_makes_every_line_of_run_manifests_and_apply_logs_json()
         );
     }
 }
+
+#[tokio::test]
+async fn status_shows_every_object_of_a_running_run_manifests() {
+    let emulator = Emulator::acquire().await;
+    let scratch = Scratch::examples("status");
+    let (running, lines) = spawn(
+        &emulator,
+        &[
+            "run",
+            "--manifests",
+            scratch.path(),
+            "--aws-rate",
+            "all=0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--resync",
+            "1h",
+        ],
+    );
+    let addr = served_on(&wait_for(
+        &lines,
+        "serving /metrics",
+        Duration::from_secs(60),
+    ));
+    wait_for(
+        &lines,
+        "connect-secondary [us-west-2]: 2 alarms",
+        Duration::from_secs(120),
+    );
+    let out = dialtone(&emulator, &["status", "--addr", &addr]);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", text(&out));
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{table}"))
+            .to_string()
+    };
+    assert!(line("AlarmPolicy").starts_with("AlarmPolicy"), "{table}");
+    assert!(
+        line("contact-center/connect-primary").contains("True"),
+        "{table}"
+    );
+    assert!(
+        line("contact-center/use1").starts_with("ContactCenterRegion"),
+        "{table}"
+    );
+    assert!(
+        line("contact-center/weekly-sunday").starts_with("MaintenanceWindow"),
+        "{table}"
+    );
+    assert!(
+        line("contact-center/connect-dr").starts_with("FailoverPlan"),
+        "{table}"
+    );
+    let json = dialtone(&emulator, &["status", "--addr", &addr, "-o", "json"]);
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert!(document["objects"].as_array().is_some_and(|o| o.len() >= 7));
+    drop(running);
+
+    let nobody = format!("127.0.0.1:{}", closed_port());
+    let out = dialtone(&emulator, &["status", "--addr", &nobody]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(&format!("no dialtone run --manifests answers on {nobody}")),
+        "{}",
+        text(&out)
+    );
+}

@@ -4,6 +4,7 @@ mod failover;
 mod gate;
 mod presets;
 mod source;
+mod status;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::source::{Kind, Snapshot, manifests};
 pub use gate::{Held, held_message};
 pub use presets::presets;
 pub use source::{ManifestSource, Report};
+pub use status::status;
 
 /// How many times `apply` re-plans and retries after retryable AWS errors (throttling).
 const APPLY_PASSES: u32 = 5;
