@@ -1,11 +1,18 @@
 //! Client-side rate limits per AWS operation, so dialtone stays inside its share of the account's
 //! quotas (which other tools and people use too) instead of relying on throttling.
+//!
+//! Each operation has its own bucket ([`governor`]'s GCRA): it refills at the operation's rate and
+//! holds one second's worth of calls (the rate rounded down, at least 1), so a quiet operation may
+//! make that many calls at once and then settles to the rate. Over any stretch of `t` seconds an
+//! operation makes at most `burst + t × rate` calls; AWS's own quotas are token buckets too, with
+//! bursts at least this large. A rate of 0 means unlimited: no bucket, no wait.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use governor::{DefaultDirectRateLimiter, Quota};
 
 /// The default quotas per region (requests per second): CloudWatch's (mute rules included),
 /// Amazon Connect's 2 per second per API, and Route 53's 5 per second per account, shared by all
@@ -93,38 +100,45 @@ impl RateLimits {
     pub fn limiter(&self) -> RateLimiter {
         RateLimiter {
             limits: self.clone(),
-            next: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
         }
     }
 }
 
-/// Spaces calls of each operation evenly (no bursts beyond the rate).
+/// One operation's bucket: `rate` calls per second, a burst of one second's worth (at least 1).
+/// `None` for unlimited (a rate of 0, or too fast to space: more than a billion per second).
+fn quota(rate: f64) -> Option<Quota> {
+    if rate <= 0.0 {
+        return None;
+    }
+    let burst =
+        NonZeroU32::new(rate.floor().min(f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(Duration::from_secs_f64(1.0 / rate)).map(|q| q.allow_burst(burst))
+}
+
+/// A bucket per operation, made on the operation's first call; `None` when it is unlimited.
 #[derive(Debug)]
 pub struct RateLimiter {
     limits: RateLimits,
-    next: Mutex<HashMap<&'static str, Instant>>,
+    buckets: Mutex<HashMap<&'static str, Option<Arc<DefaultDirectRateLimiter>>>>,
 }
 
 impl RateLimiter {
-    /// Waits until a call of `operation` fits the rate.
+    /// Waits until a call of `operation` fits its bucket.
     pub async fn acquire(&self, operation: &'static str) {
-        let rate = self.limits.rate(operation);
-        if rate <= 0.0 {
-            return;
+        let bucket = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(operation)
+            .or_insert_with(|| {
+                quota(self.limits.rate(operation))
+                    .map(|q| Arc::new(DefaultDirectRateLimiter::direct(q)))
+            })
+            .clone();
+        if let Some(bucket) = bucket {
+            bucket.until_ready().await;
         }
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = next
-                .get(operation)
-                .copied()
-                .filter(|s| *s > now)
-                .unwrap_or(now);
-            next.insert(operation, slot + interval);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
     }
 }
 
@@ -166,24 +180,76 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn calls_are_spaced_by_the_rate() {
-        let limiter = RateLimits::default().limiter();
-        let start = Instant::now();
-        for _ in 0..4 {
+    #[test]
+    fn a_bucket_holds_one_seconds_worth_and_refills_at_the_rate() {
+        use governor::RateLimiter;
+        use governor::clock::FakeRelativeClock;
+
+        let clock = FakeRelativeClock::default();
+        let bucket = RateLimiter::direct_with_clock(quota(3.0).expect("limited"), clock.clone());
+        for _ in 0..3 {
+            assert!(bucket.check().is_ok(), "a burst of one second's worth");
+        }
+        assert!(bucket.check().is_err(), "then the rate");
+        clock.advance(Duration::from_millis(300));
+        assert!(bucket.check().is_err());
+        clock.advance(Duration::from_millis(34));
+        assert!(bucket.check().is_ok(), "one call per 1/3 s");
+        assert!(bucket.check().is_err());
+
+        // Below 1 per second the burst is one call.
+        let clock = FakeRelativeClock::default();
+        let slow = RateLimiter::direct_with_clock(quota(0.5).expect("limited"), clock.clone());
+        assert!(slow.check().is_ok());
+        assert!(slow.check().is_err());
+        clock.advance(Duration::from_millis(1999));
+        assert!(slow.check().is_err());
+        clock.advance(Duration::from_millis(1));
+        assert!(slow.check().is_ok());
+
+        assert!(quota(0.0).is_none(), "0 is unlimited");
+        assert!(quota(1e12).is_none(), "too fast to space is unlimited");
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_burst_wait_for_the_rate() {
+        let limiter = RateLimits::default()
+            .with_overrides(["PutMetricAlarm=20"])
+            .expect("valid")
+            .limiter();
+        let start = std::time::Instant::now();
+        // A burst of 20, then 20 more at 20 per second: about a second.
+        for _ in 0..40 {
             limiter.acquire("PutMetricAlarm").await;
         }
-        // Three intervals of 1/3 s between four calls.
         let elapsed = start.elapsed();
         assert!(
-            elapsed >= Duration::from_millis(999) && elapsed < Duration::from_millis(1100),
+            elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(10),
             "{elapsed:?}"
         );
-        let before = Instant::now();
+        let before = std::time::Instant::now();
         limiter.acquire("DescribeAlarms").await;
         assert!(
-            before.elapsed() < Duration::from_millis(1),
+            before.elapsed() < Duration::from_millis(500),
             "operations are independent"
+        );
+    }
+
+    #[tokio::test]
+    async fn unlimited_never_waits() {
+        let limiter = RateLimits::default()
+            .with_overrides(["all=0"])
+            .expect("valid")
+            .limiter();
+        let start = std::time::Instant::now();
+        for _ in 0..10_000 {
+            limiter.acquire("PutMetricAlarm").await;
+            limiter.acquire("SomethingElse").await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
         );
     }
 }
