@@ -362,3 +362,27 @@ async fn status_shows_every_object_of_a_running_run_manifests() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn an_aws_rate_for_an_operation_dialtone_never_calls_is_refused() {
+    let emulator = Emulator::acquire().await;
+    let scratch = Scratch::examples("aws-rate");
+    let out = dialtone(
+        &emulator,
+        &[
+            "plan",
+            "-f",
+            scratch.path(),
+            "--aws-rate",
+            "PutMetricAlarms=3",
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("--aws-rate \"PutMetricAlarms=3\": dialtone makes no PutMetricAlarms call"),
+        "{}",
+        text(&out)
+    );
+    assert!(emulator.calls().is_empty());
+}

@@ -3,6 +3,7 @@
 //! the emergency annotation); until then the spec admitted last, kept in the state file, is
 //! enforced, and a new policy writes nothing.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::jiff::Timestamp;
@@ -30,17 +31,19 @@ pub struct Held {
 
 /// What the gate decided for every AlarmPolicy of a snapshot.
 #[derive(Debug, Default)]
-pub struct Gated {
-    /// The policy to enforce, by key: as declared, or with the spec admitted last.
-    pub effective: BTreeMap<ObjectKey, AlarmPolicy>,
+pub struct Gated<'a> {
+    /// The policy to enforce, by key: as declared (borrowed from the snapshot), or with the spec
+    /// admitted last.
+    pub effective: BTreeMap<ObjectKey, Cow<'a, AlarmPolicy>>,
     pub held: Vec<Held>,
-    /// Specs that go in now, and why (to record as admitted).
-    pub admitted: Vec<(ObjectKey, Admitted, serde_json::Value)>,
+    /// Policies whose declared spec goes in now, and why (to record as admitted; their effective
+    /// policy is the declared one).
+    pub admitted: Vec<(ObjectKey, Admitted)>,
     /// Policies that at least one window gates.
     pub gated: std::collections::BTreeSet<ObjectKey>,
 }
 
-impl Gated {
+impl Gated<'_> {
     pub fn held(&self, key: &ObjectKey) -> Option<&Held> {
         self.held.iter().find(|h| &h.key == key)
     }
@@ -60,7 +63,7 @@ pub fn windows(snapshot: &Snapshot) -> Vec<GateWindow> {
 }
 
 /// Decides, for every AlarmPolicy of `snapshot`, which spec is enforced.
-pub fn decide(snapshot: &Snapshot, state: &State, now: Timestamp) -> Gated {
+pub fn decide<'a>(snapshot: &'a Snapshot, state: &State, now: Timestamp) -> Gated<'a> {
     let windows = windows(snapshot);
     let mut gated = Gated::default();
     for (key, (_, object)) in &snapshot.objects {
@@ -70,8 +73,8 @@ pub fn decide(snapshot: &Snapshot, state: &State, now: Timestamp) -> Gated {
         let declared = serde_json::to_value(&policy.spec).unwrap_or_default();
         let admitted = state
             .record(&key.to_string())
-            .and_then(|r| r.admitted.clone());
-        let changed = admitted.as_ref() != Some(&declared);
+            .and_then(|r| r.admitted.as_ref());
+        let changed = admitted != Some(&declared);
         let emergency = policy
             .metadata
             .annotations
@@ -85,14 +88,14 @@ pub fn decide(snapshot: &Snapshot, state: &State, now: Timestamp) -> Gated {
         match admit(changed, &gates, emergency, None, now) {
             Admission::Admit(why) => {
                 if why != Admitted::Unchanged {
-                    gated.admitted.push((key.clone(), why, declared));
+                    gated.admitted.push((key.clone(), why));
                 }
-                gated.effective.insert(key.clone(), policy.clone());
+                gated.effective.insert(key.clone(), Cow::Borrowed(policy));
             }
             Admission::Hold { window, opens } => {
                 let enforced = admitted.and_then(|spec| {
                     let mut earlier = policy.clone();
-                    earlier.spec = serde_json::from_value(spec).ok()?;
+                    earlier.spec = serde_json::from_value(spec.clone()).ok()?;
                     Some(earlier)
                 });
                 gated.held.push(Held {
@@ -103,7 +106,7 @@ pub fn decide(snapshot: &Snapshot, state: &State, now: Timestamp) -> Gated {
                     declared: policy.clone(),
                 });
                 if let Some(earlier) = enforced {
-                    gated.effective.insert(key.clone(), earlier);
+                    gated.effective.insert(key.clone(), Cow::Owned(earlier));
                 }
             }
         }

@@ -79,7 +79,9 @@ pub struct ManifestSource {
     options: FileOptions,
     pub state_file: StateFile,
     state: State,
-    saved: State,
+    /// Digest of the state as last read or written: a sweep that changed nothing writes nothing
+    /// (a digest, not a copy: the state of 10,000 alarms takes tens of MiB in memory).
+    saved: Option<Vec<u8>>,
     policy_statuses: BTreeMap<String, AlarmPolicyStatus>,
     region_statuses: BTreeMap<String, ContactCenterRegionStatus>,
     window_statuses: BTreeMap<String, MaintenanceWindowStatus>,
@@ -105,7 +107,7 @@ impl ManifestSource {
             clients,
             options: options.clone(),
             state_file,
-            saved: state.clone(),
+            saved: digest(&state),
             state,
             policy_statuses: BTreeMap::new(),
             region_statuses: BTreeMap::new(),
@@ -184,7 +186,7 @@ impl ManifestSource {
     }
 
     /// What the held changes would write once they go in: their declared specs, planned.
-    async fn plan_held(&mut self, gated: &Gated, now: Timestamp) -> Vec<PolicyOutcome> {
+    async fn plan_held(&mut self, gated: &Gated<'_>, now: Timestamp) -> Vec<PolicyOutcome> {
         let footprint = |key: &ObjectKey| {
             self.state
                 .record(&key.to_string())
@@ -228,7 +230,7 @@ impl ManifestSource {
     }
 
     /// Says, once, when a change starts to wait and when it goes in (and why).
-    fn say_gate_changes(&mut self, gated: &Gated, mode: Mode) {
+    fn say_gate_changes(&mut self, gated: &Gated<'_>, mode: Mode) {
         if mode != Mode::Apply {
             return;
         }
@@ -240,7 +242,7 @@ impl ManifestSource {
                 );
             }
         }
-        for (key, why, _) in &gated.admitted {
+        for (key, why) in &gated.admitted {
             match why {
                 Admitted::Emergency { reason } => tracing::warn!(
                     event = "EmergencyChange", object = %key, reason = %reason,
@@ -369,9 +371,10 @@ impl ManifestSource {
     }
 
     fn save(&mut self) -> Result<()> {
-        if self.state != self.saved {
+        let now = digest(&self.state);
+        if now.is_none() || now != self.saved {
             self.state_file.save(&self.state)?;
-            self.saved = self.state.clone();
+            self.saved = now;
         }
         Ok(())
     }
@@ -382,10 +385,32 @@ impl ManifestSource {
     }
 }
 
+/// SHA-256 of the state's JSON (None if it does not serialize, which then counts as changed).
+fn digest(state: &State) -> Option<Vec<u8>> {
+    use sha2::{Digest, Sha256};
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    serde_json::to_writer(&mut hashing, state).ok()?;
+    Some(hashing.0.finalize().to_vec())
+}
+
 /// Every AlarmPolicy the source or the state knows, as a sweep sees it: present (valid),
 /// untouchable (invalid, declared twice, or removed but retained), or gone (removed from the
 /// source; the state remembers where its alarms are).
-fn views<'a>(snapshot: &'a Snapshot, state: &'a State, gated: &'a Gated) -> Vec<PolicyView<'a>> {
+fn views<'a>(
+    snapshot: &'a Snapshot,
+    state: &'a State,
+    gated: &'a Gated<'_>,
+) -> Vec<PolicyView<'a>> {
     let footprint = |key: &ObjectKey| {
         state
             .record(&key.to_string())
@@ -516,7 +541,7 @@ fn subjects(
 /// Before anything is written: every present policy's record, with the names it is about to
 /// write added to its footprint (a crash mid-apply must leave them findable), and removed
 /// policies that keep their alarms marked as retained.
-fn record_intent(snapshot: &Snapshot, gated: &Gated, state: &mut State) {
+fn record_intent(snapshot: &Snapshot, gated: &Gated<'_>, state: &mut State) {
     for policy in gated.effective.values() {
         let owner = crate::controller::alarm_policy::owner_of(policy);
         let key = ObjectKey::new(
@@ -525,13 +550,13 @@ fn record_intent(snapshot: &Snapshot, gated: &Gated, state: &mut State) {
             policy.metadata.name.as_deref().unwrap_or_default(),
         )
         .to_string();
-        let previous = state.objects.get(&key).cloned().unwrap_or_default();
-        let admitted = gated
-            .admitted
-            .iter()
-            .find(|(k, _, _)| k.to_string() == key)
-            .map(|(_, _, spec)| spec.clone())
-            .or(previous.admitted);
+        // Taken out, not cloned: the record is replaced below.
+        let previous = state.objects.remove(&key).unwrap_or_default();
+        let admitted = if gated.admitted.iter().any(|(k, _)| k.to_string() == key) {
+            serde_json::to_value(&policy.spec).ok()
+        } else {
+            previous.admitted
+        };
         state.objects.insert(
             key,
             Record {
@@ -592,7 +617,7 @@ fn record_outcome(snapshot: &Snapshot, sweep: &SweepOutcome, state: &mut State) 
 /// held change (and, for a new policy that writes nothing yet, its whole status), False when the
 /// declared spec is in effect. Returns the held changes with their statuses.
 fn mark_held(
-    gated: &Gated,
+    gated: &Gated<'_>,
     alarms: &mut SweepOutcome,
     previous: &BTreeMap<String, AlarmPolicyStatus>,
     now: Timestamp,
@@ -647,7 +672,7 @@ fn mark_held(
 }
 
 /// Each gating window lists the changes it holds.
-fn list_held_changes(gated: &Gated, windows: &mut [WindowOutcome]) {
+fn list_held_changes(gated: &Gated<'_>, windows: &mut [WindowOutcome]) {
     for window in windows.iter_mut() {
         let held: Vec<HeldChange> = gated
             .held

@@ -400,7 +400,8 @@ async fn sweep_target(
             .into_iter()
             .map(|a| (a.config.alarm_name.clone(), a))
             .collect(),
-        owned: cache.owned.clone().unwrap_or_default(),
+        // Lent to the plan, not copied (every owned alarm of the region), and given back below.
+        owned: cache.owned.take().unwrap_or_default(),
         owned_fresh: fresh,
     };
     let mut plan = plan_sweep(input, &observed);
@@ -409,10 +410,11 @@ async fn sweep_target(
         if let Err(err) = read_ownership(cloudwatch, cache).await {
             return failed(err);
         }
-        observed.owned = cache.owned.clone().unwrap_or_default();
+        observed.owned = cache.owned.take().unwrap_or_default();
         observed.owned_fresh = true;
         plan = plan_sweep(input, &observed);
     }
+    cache.owned = Some(std::mem::take(&mut observed.owned));
 
     let total = plan.policies.iter().map(|p| p.actions.len()).sum::<usize>() + plan.prune.len();
     let mut progress = Progress::new("AlarmPolicy", target, total);
