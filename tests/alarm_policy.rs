@@ -818,3 +818,27 @@ async fn a_region_move_in_a_cluster_cleans_up_through_the_footprint_in_status() 
         "the old region is forgotten once empty"
     );
 }
+
+#[tokio::test]
+async fn during_an_outage_the_last_known_alarms_are_kept_and_said_to_be_stale() {
+    let emulator = Emulator::acquire().await;
+    let mut policy = named(&support::example_alarm_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let first = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    policy.status = Some(outcome(&first, PRIMARY).status.clone());
+
+    emulator.outage("us-east-1", Some("cloudwatch"));
+    let during = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    emulator.end_outages();
+    let status = &outcome(&during, PRIMARY).status;
+    assert!(!outcome(&during, PRIMARY).errors.is_empty());
+    assert_eq!(status.alarms.len(), 8, "not 0 alarms: {status:?}");
+    assert_eq!(status.summary.as_ref().map(|s| s.total), Some(8));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(ready.status, "False");
+    assert!(ready.message.contains("stale"), "{}", ready.message);
+}

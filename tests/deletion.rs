@@ -390,7 +390,9 @@ async fn a_region_change_deletes_the_alarms_left_in_the_old_region() {
     assert_eq!(west(&emulator).await, WEST);
     let moved = scratch
         .read(SECONDARY_FILE)
-        .replace("region: us-west-2\n", "region: eu-west-1\n");
+        .replace("region: us-west-2\n", "region: eu-west-1\n")
+        // Its topics move with it: CloudWatch runs only actions in the alarm's region.
+        .replace("arn:aws:sns:us-west-2:", "arn:aws:sns:eu-west-1:");
     scratch.write(SECONDARY_FILE, &moved);
     let plan = dialtone(&emulator, &["plan", "-f", scratch.path()]);
     assert!(

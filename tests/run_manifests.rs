@@ -40,7 +40,9 @@ async fn run_serves_metrics_health_and_readiness() {
         // The AlarmPolicies' 18 alarms and the FailoverPlan's lever alarm.
         r#"dialtone_aws_requests_total{service="cloudwatch",operation="PutMetricAlarm",outcome="ok"} 19"#,
         "dialtone_sweep_duration_seconds_bucket",
-        "dialtone_drift_found_total",
+        // Creating what the spec declares is not drift.
+        r#"dialtone_drift_found_total{kind="AlarmPolicy"} 0"#,
+        r#"dialtone_drift_corrected_total{kind="AlarmPolicy"} 0"#,
         "dialtone_leader 1",
         r#"dialtone_build_info{version=""#,
         r#"dialtone_object_ready{kind="AlarmPolicy",namespace="contact-center",name="connect-primary"} 1"#,

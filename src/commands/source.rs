@@ -522,10 +522,8 @@ fn subjects(
                 Standing::Gone { .. } => (None, None),
                 Standing::Untouchable => return None,
             };
-            let conditions = statuses
-                .get(&view.owner)
-                .map(|s| s.conditions.clone())
-                .unwrap_or_default();
+            let last = statuses.get(&view.owner);
+            let conditions = last.map(|s| s.conditions.clone()).unwrap_or_default();
             Some(Subject {
                 owner: view.owner.clone(),
                 target,
@@ -533,6 +531,7 @@ fn subjects(
                     generation,
                     conditions,
                 },
+                last: last.map(|s| (s.alarms.clone(), s.summary.clone())),
             })
         })
         .collect()

@@ -8,7 +8,9 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::progress::{Progress, Write};
 use super::status::{StatusBase, alarm_policy_status};
-use crate::api::alarm_policy::{AlarmPolicy, AlarmPolicyStatus, ManagementPolicy};
+use crate::api::alarm_policy::{
+    AlarmPolicy, AlarmPolicyStatus, AlarmStatus, AlarmSummary, ManagementPolicy,
+};
 use crate::api::common::Footprint;
 use crate::aws::{AwsClients, AwsError, CloudWatchAlarms, Target};
 use crate::plan::alarm::{DesiredAlarm, ObservedAlarm, desired_alarms, effective_prefix, owner};
@@ -63,6 +65,8 @@ pub struct PolicyOutcome {
     pub removed: bool,
     /// Where its alarms are after this sweep.
     pub footprint: Vec<Footprint>,
+    /// Alarms it created that its last status never showed: new, not drift put back.
+    pub new_alarms: BTreeSet<String>,
 }
 
 impl PolicyOutcome {
@@ -112,6 +116,9 @@ pub struct Subject {
     /// Where it lives now; None when it is gone or being deleted.
     pub target: Option<Target>,
     pub base: StatusBase,
+    /// Its alarms and their counts as last reported: shown (as stale) while its region cannot be
+    /// read, instead of "0 alarms".
+    pub last: Option<(Vec<AlarmStatus>, Option<AlarmSummary>)>,
 }
 
 /// Ownership read once per region and reused while nothing changed, so a steady-state sweep costs
@@ -198,6 +205,10 @@ impl AlarmEngine {
                 owner: owner_of(policy),
                 target: Some(target_of(policy)),
                 base: status_base(policy),
+                last: policy
+                    .status
+                    .as_ref()
+                    .map(|s| (s.alarms.clone(), s.summary.clone())),
             })
             .collect();
         let regions = scope::scope(&views, None, Orphans::Ignore);
@@ -236,6 +247,7 @@ impl AlarmEngine {
             owner: owner.clone(),
             target: None,
             base: StatusBase::default(),
+            last: None,
         };
         self.sweep(regions, &[subject], Mode::Apply, now)
             .await
@@ -304,7 +316,40 @@ fn assemble(subject: &Subject, mut parts: Vec<Executed>, now: Timestamp) -> Poli
     );
     let mut status = alarm_policy_status(&main.plan, &main.done, &errors, &subject.base, now);
     status.footprint = footprint.clone();
+    // Nothing could be read in its region: the alarms as last read, said to be stale.
+    if main.plan.alarms.is_empty() && !errors.is_empty() {
+        if let Some((alarms, summary)) = subject.last.as_ref().filter(|(a, _)| !a.is_empty()) {
+            status.alarms = alarms.clone();
+            status.summary = summary.clone();
+            for condition in &mut status.conditions {
+                if condition.type_ == crate::api::conditions::READY {
+                    condition.message = format!(
+                        "{}; alarms as last read (stale: the region could not be read)",
+                        condition.message
+                    );
+                }
+            }
+        }
+    }
+    let seen_before: BTreeSet<&str> = subject
+        .last
+        .iter()
+        .flat_map(|(alarms, _)| alarms)
+        .filter(|a| a.arn.is_some())
+        .map(|a| a.alarm_name.as_str())
+        .collect();
+    let new_alarms = main
+        .done
+        .iter()
+        .filter_map(|action| match action {
+            Action::Create { alarm } if !seen_before.contains(alarm.config.alarm_name.as_str()) => {
+                Some(alarm.config.alarm_name.clone())
+            }
+            _ => None,
+        })
+        .collect();
     PolicyOutcome {
+        new_alarms,
         owner: subject.owner.clone(),
         target: main.target.clone(),
         plan: main.plan,
@@ -607,7 +652,14 @@ async fn adopt(
 /// Exports what a sweep found and did for one policy.
 pub fn record_metrics(outcome: &PolicyOutcome) {
     let metrics = crate::metrics::Metrics::global();
-    let found: usize = outcome.plan.alarms.iter().map(|a| a.drift.len()).sum();
+    // A new alarm is missing before its creation: that is not drift.
+    let found: usize = outcome
+        .plan
+        .alarms
+        .iter()
+        .filter(|a| !outcome.new_alarms.contains(&a.alarm_name))
+        .map(|a| a.drift.len())
+        .sum();
     let corrected: usize = outcome
         .all_done()
         .map(|(_, action)| match action {
@@ -616,13 +668,9 @@ pub fn record_metrics(outcome: &PolicyOutcome) {
             | Action::Adopt { drift, .. } => drift.len(),
             Action::Untag { keys, .. } => keys.len(),
             // A re-created alarm was drift (it vanished); a new one was not.
-            Action::Create { alarm } => usize::from(
-                outcome
-                    .plan
-                    .alarms
-                    .iter()
-                    .any(|a| a.alarm_name == alarm.config.alarm_name && !a.drift.is_empty()),
-            ),
+            Action::Create { alarm } => {
+                usize::from(!outcome.new_alarms.contains(&alarm.config.alarm_name))
+            }
             Action::Delete { .. } => 1,
         })
         .sum();
