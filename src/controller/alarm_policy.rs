@@ -317,17 +317,22 @@ fn assemble(subject: &Subject, mut parts: Vec<Executed>, now: Timestamp) -> Poli
     let mut status = alarm_policy_status(&main.plan, &main.done, &errors, &subject.base, now);
     status.footprint = footprint.clone();
     // Nothing could be read in its region: the alarms as last read, said to be stale.
-    if main.plan.alarms.is_empty() && !errors.is_empty() {
-        if let Some((alarms, summary)) = subject.last.as_ref().filter(|(a, _)| !a.is_empty()) {
-            status.alarms = alarms.clone();
-            status.summary = summary.clone();
-            for condition in &mut status.conditions {
-                if condition.type_ == crate::api::conditions::READY {
-                    condition.message = format!(
-                        "{}; alarms as last read (stale: the region could not be read)",
-                        condition.message
-                    );
-                }
+    let last = subject
+        .last
+        .as_ref()
+        .filter(|(alarms, _)| !alarms.is_empty());
+    if main.plan.alarms.is_empty()
+        && !errors.is_empty()
+        && let Some((alarms, summary)) = last
+    {
+        status.alarms = alarms.clone();
+        status.summary = summary.clone();
+        for condition in &mut status.conditions {
+            if condition.type_ == crate::api::conditions::READY {
+                condition.message = format!(
+                    "{}; alarms as last read (stale: the region could not be read)",
+                    condition.message
+                );
             }
         }
     }
