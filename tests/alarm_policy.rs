@@ -767,9 +767,9 @@ async fn an_alarm_whose_untag_failed_keeps_its_record_until_the_key_is_gone() {
     );
     let held = emulator.alarm_tags("us-east-1", QUEUE_WAIT).await;
     assert!(held.contains_key("env"), "{held:?}");
-    assert!(
-        held.get("dialtone.io/managed-tags")
-            .is_some_and(|record| record.split(',').any(|k| k == "env")),
+    assert_eq!(
+        dialtone::plan::alarm::managed_tag_keys(&held),
+        ["env", "team"],
         "the record still names env: {held:?}"
     );
 
@@ -783,8 +783,9 @@ async fn an_alarm_whose_untag_failed_keeps_its_record_until_the_key_is_gone() {
     let held = emulator.alarm_tags("us-east-1", QUEUE_WAIT).await;
     assert!(!held.contains_key("env"), "{held:?}");
     assert_eq!(
-        held.get("dialtone.io/managed-tags").map(String::as_str),
-        Some("team")
+        dialtone::plan::alarm::managed_tag_keys(&held),
+        ["team"],
+        "{held:?}"
     );
 }
 
@@ -841,4 +842,48 @@ async fn during_an_outage_the_last_known_alarms_are_kept_and_said_to_be_stale() 
         .expect("Ready");
     assert_eq!(ready.status, "False");
     assert!(ready.message.contains("stale"), "{}", ready.message);
+}
+
+#[tokio::test]
+async fn a_hand_edited_managed_tags_record_never_removes_a_tag_dialtone_did_not_set() {
+    let emulator = Emulator::acquire().await;
+    let policy = named(&support::example_alarm_policies(), "connect-primary");
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    let east = emulator.cloudwatch("us-east-1");
+    let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{QUEUE_WAIT}");
+    // Someone sets cost-center and, by hand, adds it to dialtone's record.
+    let record = emulator
+        .alarm_tags("us-east-1", QUEUE_WAIT)
+        .await
+        .get("dialtone.io/managed-tags")
+        .cloned()
+        .expect("a record");
+    east.tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("cost-center").value("42").build())
+        .tags(
+            Tag::builder()
+                .key("dialtone.io/managed-tags")
+                .value(record.replacen("env", "cost-center,env", 1))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("hand edit");
+    // A fresh engine reads ownership again (a restart, or the 10-minute refresh).
+    let mut engine = AlarmEngine::new(emulator.clients().await);
+    let outcomes = sweep(&mut engine, std::slice::from_ref(&policy), Mode::Apply).await;
+    assert!(outcome(&outcomes, PRIMARY).errors.is_empty());
+    let held = emulator.alarm_tags("us-east-1", QUEUE_WAIT).await;
+    assert_eq!(
+        held.get("cost-center").map(String::as_str),
+        Some("42"),
+        "{held:?}"
+    );
+    assert_eq!(
+        held.get("dialtone.io/managed-tags"),
+        Some(&record),
+        "the record is dialtone's again: {held:?}"
+    );
 }

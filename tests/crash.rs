@@ -160,8 +160,7 @@ async fn kills_at_random_points_then_one_apply_leave_exactly_the_declared_alarms
                 .await
                 .values()
                 .filter(|t| {
-                    t.contains_key("env")
-                        && t.get("dialtone.io/managed-tags").map(String::as_str) == Some("team")
+                    t.contains_key("env") && dialtone::plan::alarm::managed_tag_keys(t) == ["team"]
                 })
                 .count();
             println!("crash harness: after {after:?}: {stuck} alarms with env the record forgot");
@@ -176,8 +175,8 @@ async fn kills_at_random_points_then_one_apply_leave_exactly_the_declared_alarms
             "{name} kept a dropped tag: {tags:?}"
         );
         assert_eq!(
-            tags.get("dialtone.io/managed-tags").map(String::as_str),
-            Some("team"),
+            dialtone::plan::alarm::managed_tag_keys(tags),
+            ["team"],
             "{name}: {tags:?}"
         );
     }

@@ -99,29 +99,44 @@ pub struct ObservedAlarm {
 /// CloudWatch's limit on tag values.
 const MAX_TAG_VALUE: usize = 256;
 
-/// The managed-tags tag's value: the user tag keys, comma-separated. When they do not fit a tag
-/// value, nothing is recorded and keys removed from the spec stay on the alarms (never a wrong
-/// removal).
+/// The managed-tags tag's value: the user tag keys, comma-separated, then `;h=` and a checksum
+/// of them (`env,team;h=5c1e0a9b`), so that a record edited by hand is recognised and never
+/// trusted to remove a tag. When the keys do not fit a tag value, nothing is recorded and keys
+/// removed from the spec stay on the alarms (never a wrong removal).
 pub fn managed_tags_value(tags: &BTreeMap<String, String>) -> String {
     let keys = tags.keys().cloned().collect::<Vec<_>>().join(",");
-    if keys.len() <= MAX_TAG_VALUE && !tags.keys().any(|k| k.contains(',')) {
-        keys
+    let value = format!("{keys};h={}", checksum(&keys));
+    if value.len() <= MAX_TAG_VALUE && !tags.keys().any(|k| k.contains(',') || k.contains(';')) {
+        value
     } else {
         String::new()
     }
 }
 
-/// The user tag keys an alarm's managed-tags tag records.
+/// The user tag keys an alarm's managed-tags tag records, when the record is dialtone's own (its
+/// checksum holds). A record edited by hand, or written before records carried a checksum,
+/// names nothing: dialtone removes no tag on its word, and rewrites it.
 pub fn managed_tag_keys(tags: &BTreeMap<String, String>) -> Vec<String> {
-    tags.get(MANAGED_TAGS_TAG)
-        .map(|value| {
-            value
-                .split(',')
-                .filter(|k| !k.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    let Some((keys, sum)) = tags
+        .get(MANAGED_TAGS_TAG)
+        .and_then(|value| value.rsplit_once(";h="))
+    else {
+        return Vec::new();
+    };
+    if sum != checksum(keys) {
+        return Vec::new();
+    }
+    keys.split(',')
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Eight hex digits of SHA-256 over the record's keys: not a secret, a guard against edits.
+fn checksum(keys: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{MANAGED_TAGS_TAG}:{keys}").as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Tag value naming the owning policy.

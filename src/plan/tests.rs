@@ -572,18 +572,31 @@ fn desired_alarms_apply_defaults_routing_prefix_and_tags() {
     assert!(matches!(alarms[2].config.source, Source::Metric(_)));
 }
 
+/// dialtone's own managed-tags record of `keys`.
+fn record(keys: &[&str]) -> String {
+    managed_tags_value(
+        &keys
+            .iter()
+            .map(|k| (k.to_string(), String::new()))
+            .collect(),
+    )
+}
+
 #[test]
 fn tags_removed_from_the_spec_are_untagged_others_are_kept() {
     let mut alarm = desired("a");
     alarm.tags.insert("team".into(), "cc".into());
-    alarm.tags.insert(MANAGED_TAGS_TAG.into(), "team".into());
+    alarm
+        .tags
+        .insert(MANAGED_TAGS_TAG.into(), record(&["team"]));
     let mut held = owned("ns/p/a", "ns/p");
     // dialtone set team and env earlier; cost-center was set by someone else.
+    let env_team = record(&["env", "team"]);
     for (k, v) in [
         ("team", "cc"),
         ("env", "prod"),
         ("cost-center", "42"),
-        (MANAGED_TAGS_TAG, "env,team"),
+        (MANAGED_TAGS_TAG, env_team.as_str()),
     ] {
         held.1.tags.insert(k.into(), v.into());
     }
@@ -605,13 +618,15 @@ fn tags_removed_from_the_spec_are_untagged_others_are_kept() {
     for (k, v) in [
         ("team", "cc"),
         ("cost-center", "42"),
-        (MANAGED_TAGS_TAG, "env,team"),
+        (MANAGED_TAGS_TAG, env_team.as_str()),
     ] {
         after.1.tags.insert(k.into(), v.into());
     }
     let mut alarm = desired("a");
     alarm.tags.insert("team".into(), "cc".into());
-    alarm.tags.insert(MANAGED_TAGS_TAG.into(), "team".into());
+    alarm
+        .tags
+        .insert(MANAGED_TAGS_TAG.into(), record(&["team"]));
     let found = Observed {
         alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
         owned: BTreeMap::from([after]),
@@ -622,12 +637,46 @@ fn tags_removed_from_the_spec_are_untagged_others_are_kept() {
 }
 
 #[test]
+fn a_record_edited_by_hand_removes_nothing_and_is_rewritten() {
+    let mut alarm = desired("a");
+    alarm.tags.insert("team".into(), "cc".into());
+    alarm
+        .tags
+        .insert(MANAGED_TAGS_TAG.into(), record(&["team"]));
+    for forged in [
+        // Someone added cost-center to the record (keeping the old checksum).
+        record(&["team"]).replace("team;", "cost-center,team;"),
+        // Or wrote a record without a checksum (as dialtone did before records had one).
+        "cost-center,team".to_string(),
+    ] {
+        let mut held = owned("ns/p/a", "ns/p");
+        for (k, v) in [("team", "cc"), ("cost-center", "42")] {
+            held.1.tags.insert(k.into(), v.into());
+        }
+        held.1.tags.insert(MANAGED_TAGS_TAG.into(), forged.clone());
+        let found = Observed {
+            alarms: BTreeMap::from([("ns/p/a".into(), observed(alarm.config.clone()))]),
+            owned: BTreeMap::from([held]),
+            owned_fresh: true,
+        };
+        let plans = plan_all(&[policy(vec![alarm.clone()])], &found);
+        assert_eq!(
+            kinds(&plans[0].actions),
+            ["tag ns/p/a"],
+            "{forged}: cost-center is never removed, the record is rewritten"
+        );
+    }
+}
+
+#[test]
 fn managed_tags_value_lists_keys_or_gives_up_safely() {
     let tags = BTreeMap::from([
         ("team".to_string(), "cc".to_string()),
         ("env".to_string(), "prod".to_string()),
     ]);
-    assert_eq!(managed_tags_value(&tags), "env,team");
+    let value = managed_tags_value(&tags);
+    assert!(value.starts_with("env,team;h="), "{value}");
+    assert_eq!(value.len(), "env,team;h=".len() + 8);
     let many: BTreeMap<String, String> = (0..40)
         .map(|i| (format!("key-number-{i:03}"), String::new()))
         .collect();
@@ -636,7 +685,7 @@ fn managed_tags_value_lists_keys_or_gives_up_safely() {
         "",
         "too long for a tag value: recorded as nothing"
     );
-    let held = BTreeMap::from([(MANAGED_TAGS_TAG.to_string(), "env,team".to_string())]);
+    let held = BTreeMap::from([(MANAGED_TAGS_TAG.to_string(), value)]);
     assert_eq!(managed_tag_keys(&held), ["env", "team"]);
     assert!(managed_tag_keys(&BTreeMap::new()).is_empty());
 }
