@@ -220,3 +220,23 @@ async fn a_schedule_that_never_fires_is_refused() {
         "spec.schedule: \"0 2 30 2 *\" never fires",
     );
 }
+
+#[tokio::test]
+async fn a_number_that_is_not_finite_is_pointed_at_in_the_file() {
+    let emulator = Emulator::acquire().await;
+    for (case, number) in [("nan", ".nan"), ("inf", ".inf"), ("huge", "1e400")] {
+        let manifest =
+            policy(&VALID).replace("    threshold: 5\n", &format!("    threshold: {number}\n"));
+        let line = manifest
+            .lines()
+            .position(|l| l.contains("threshold:"))
+            .map(|i| i + 1)
+            .expect("threshold line");
+        refused(
+            &emulator,
+            case,
+            &manifest,
+            &format!("line {line} column 16: non-finite float `{number}`"),
+        );
+    }
+}
