@@ -120,3 +120,35 @@ async fn run_repairs_on_its_next_sweep_and_stops_on_sigterm() {
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
     wait_for(&lines, "dialtone: stopped", Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_removed_policy_is_said_to_be_cleaned_up_and_never_shown_with_0_alarms() {
+    let emulator = Emulator::acquire().await;
+    let scratch = support::process::Scratch::examples("removed-policy");
+    let (_child, lines) = support::process::run_manifests(&emulator, scratch.path());
+    wait_for(
+        &lines,
+        "backends-primary [us-east-1]: 8 alarms",
+        Duration::from_secs(120),
+    );
+    scratch.remove("11-alarms-backends.yaml");
+    wait_for(
+        &lines,
+        "AlarmPolicy contact-center/backends-primary: gone from the source, cleaned up",
+        Duration::from_secs(120),
+    );
+    // A few more sweeps (the resync is 1 s): nothing more is said of it.
+    std::thread::sleep(Duration::from_secs(4));
+    let after = support::process::drain(&lines);
+    assert!(
+        !after.iter().any(|l| l.contains("backends-primary [")),
+        "{after:?}"
+    );
+    assert!(
+        emulator
+            .alarm_names("us-east-1")
+            .await
+            .iter()
+            .all(|n| !n.contains("lambda"))
+    );
+}
