@@ -40,6 +40,33 @@ async fn sweep(
     engine.reconcile(policies, mode, Timestamp::now()).await
 }
 
+/// The queue-wait alarm as someone writes it by hand, watching `queue` above `threshold`;
+/// callers add what else they change.
+fn hand_written_queue_wait(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    queue: &str,
+    threshold: f64,
+) -> aws_sdk_cloudwatch::operation::put_metric_alarm::builders::PutMetricAlarmFluentBuilder {
+    let dimension = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(QUEUE_WAIT)
+        .namespace("AWS/Connect")
+        .metric_name("LongestQueueWaitTime")
+        .dimensions(dimension(
+            "InstanceId",
+            "7c0e9b14-8a3d-4f6e-9d21-3b5f2a1c4e88",
+        ))
+        .dimensions(dimension("MetricGroup", "Queue"))
+        .dimensions(dimension("QueueName", queue))
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .datapoints_to_alarm(2)
+        .threshold(threshold)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+}
+
 const PRIMARY: &str = "contact-center/connect-primary";
 const QUEUE_WAIT: &str = "cc-prod-use1-queue-wait-basic";
 
@@ -167,38 +194,11 @@ async fn out_of_band_changes_show_as_drift_and_are_corrected() {
 
     // Someone edits the queue-wait alarm by hand: threshold, a dimension and the actions.
     let east = emulator.cloudwatch("us-east-1");
-    east.put_metric_alarm()
-        .alarm_name(QUEUE_WAIT)
-        .namespace("AWS/Connect")
-        .metric_name("LongestQueueWaitTime")
-        .dimensions(
-            Dimension::builder()
-                .name("InstanceId")
-                .value("7c0e9b14-8a3d-4f6e-9d21-3b5f2a1c4e88")
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("MetricGroup")
-                .value("Queue")
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("QueueName")
-                .value("VIPQueue")
-                .build(),
-        )
-        .statistic(Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(3)
-        .datapoints_to_alarm(2)
-        .threshold(300.0)
+    hand_written_queue_wait(&east, "VIPQueue", 300.0)
         .treat_missing_data("notBreaching")
         .alarm_description(
             "Longest wait in BasicQueue above 2 minutes. Check staffing and routing profiles.",
         )
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
         .alarm_actions("arn:aws:sns:us-east-1:123456789012:somebody-else")
         .ok_actions("arn:aws:sns:us-east-1:123456789012:cc-oncall-pager")
         .send()
@@ -578,36 +578,7 @@ async fn drift_of_an_observe_policy_fires_a_detailed_exitcode_check() {
         .success()
     );
     // Someone edits a threshold by hand; the policy only observes.
-    emulator
-        .cloudwatch("us-east-1")
-        .put_metric_alarm()
-        .alarm_name(QUEUE_WAIT)
-        .namespace("AWS/Connect")
-        .metric_name("LongestQueueWaitTime")
-        .dimensions(
-            Dimension::builder()
-                .name("InstanceId")
-                .value("7c0e9b14-8a3d-4f6e-9d21-3b5f2a1c4e88")
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("MetricGroup")
-                .value("Queue")
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("QueueName")
-                .value("BasicQueue")
-                .build(),
-        )
-        .statistic(Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(3)
-        .datapoints_to_alarm(2)
-        .threshold(999.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+    hand_written_queue_wait(&emulator.cloudwatch("us-east-1"), "BasicQueue", 999.0)
         .send()
         .await
         .expect("edit by hand");

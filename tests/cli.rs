@@ -18,6 +18,28 @@ fn closed_port() -> u16 {
         .expect("a free port")
 }
 
+/// `dialtone [leading] run --manifests <scratch>` without rate limits, on a free loopback port,
+/// resyncing hourly (tests look at its first sweep).
+fn run_once(
+    emulator: &Emulator,
+    scratch: &Scratch,
+    leading: &[&str],
+) -> (support::process::Running, std::sync::mpsc::Receiver<String>) {
+    let mut args = leading.to_vec();
+    args.extend([
+        "run",
+        "--manifests",
+        scratch.path(),
+        "--aws-rate",
+        "all=0",
+        "--http-addr",
+        "127.0.0.1:0",
+        "--resync",
+        "1h",
+    ]);
+    spawn(emulator, &args)
+}
+
 /// The address a `dialtone run` prints it serves on.
 fn served_on(line: &str) -> String {
     line.rsplit("http://")
@@ -233,22 +255,7 @@ fn upper_case_extensions_are_read_and_subdirectories_are_named_or_read_with_r() 
 async fn log_format_json_makes_every_line_of_run_manifests_and_apply_logs_json() {
     let emulator = Emulator::acquire().await;
     let scratch = Scratch::examples("json-lines");
-    let (running, lines) = spawn(
-        &emulator,
-        &[
-            "--log-format",
-            "json",
-            "run",
-            "--manifests",
-            scratch.path(),
-            "--aws-rate",
-            "all=0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--resync",
-            "1h",
-        ],
-    );
+    let (running, lines) = run_once(&emulator, &scratch, &["--log-format", "json"]);
     // Every line up to the end of the first sweep (the last policy's status line is out).
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -297,20 +304,7 @@ async fn log_format_json_makes_every_line_of_run_manifests_and_apply_logs_json()
 async fn status_shows_every_object_of_a_running_run_manifests() {
     let emulator = Emulator::acquire().await;
     let scratch = Scratch::examples("status");
-    let (running, lines) = spawn(
-        &emulator,
-        &[
-            "run",
-            "--manifests",
-            scratch.path(),
-            "--aws-rate",
-            "all=0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--resync",
-            "1h",
-        ],
-    );
+    let (running, lines) = run_once(&emulator, &scratch, &[]);
     let addr = served_on(&wait_for(
         &lines,
         "serving /metrics",
