@@ -223,6 +223,8 @@ fn upper_case_extensions_are_read_and_subdirectories_are_named_or_read_with_r() 
     )
     .expect("copy");
     std::fs::create_dir_all(scratch.file(".git")).expect("hidden directory");
+    // A symlink back up the tree: -R does not follow it (kubectl's walk does not either).
+    std::os::unix::fs::symlink(&scratch.dir, scratch.file("loop")).expect("symlink");
 
     let flat = Command::new(env!("CARGO_BIN_EXE_dialtone"))
         .args(["validate", "-f", scratch.path()])
@@ -249,6 +251,10 @@ fn upper_case_extensions_are_read_and_subdirectories_are_named_or_read_with_r() 
         "{printed}"
     );
     assert!(!printed.contains("not read"), "{printed}");
+    assert!(
+        printed.contains("loop is a symlink to a directory: not followed"),
+        "{printed}"
+    );
 }
 
 #[tokio::test]

@@ -332,6 +332,29 @@ async fn a_resync_reads_each_region_once_per_hundred_alarms_whatever_the_number_
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].body["reason"], "DriftCorrected");
     assert_eq!(events[0].body["regarding"]["name"], "west-03");
+
+    // A policy whose last reconcile failed retries alone: its own error does not cost the
+    // region a full read at every backoff.
+    let mut failed = stored[5].clone();
+    for condition in failed["status"]["conditions"]
+        .as_array_mut()
+        .expect("conditions")
+    {
+        if condition["type"] == "Ready" {
+            condition["status"] = json!("False");
+            condition["reason"] = json!("AwsError");
+        }
+    }
+    emulator.forget_calls();
+    cluster::reconcile(dynamic(&failed), ctx.clone())
+        .await
+        .expect("retry");
+    assert_eq!(
+        emulator.regions_of("cloudwatch:DescribeAlarms"),
+        ["us-east-1"],
+        "one read of its own 8 alarms, not the region's 160: {:?}",
+        emulator.calls()
+    );
 }
 
 #[tokio::test]

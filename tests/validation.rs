@@ -398,6 +398,32 @@ fn expression_with_an_unbalanced_parenthesis() {
 }
 
 #[test]
+fn metrics_and_search_use_every_metric() {
+    for expression in ["SUM(METRICS())", "MAX(METRICS(\"errors\"))"] {
+        let mut p = expression_policy();
+        p["spec"]["alarms"][0]["expression"]["expression"] = json!(expression);
+        assert!(
+            validate::object(&p).is_ok(),
+            "{expression}: {:?}",
+            validate::object(&p).err()
+        );
+    }
+}
+
+#[test]
+fn expression_nested_too_deep_is_refused_not_a_crash() {
+    let mut p = expression_policy();
+    p["spec"]["alarms"][0]["expression"]["expression"] =
+        json!(format!("{}errors{}", "(".repeat(1000), ")".repeat(1000)));
+    rejects(
+        p,
+        Validate,
+        "spec.alarms[0].expression.expression",
+        "nested more than 64 levels deep",
+    );
+}
+
+#[test]
 fn expression_with_an_unknown_function() {
     let mut p = expression_policy();
     p["spec"]["alarms"][0]["expression"]["expression"] = json!("PERCENT(errors, invocations)");

@@ -104,7 +104,8 @@ impl RateLimits {
                 .trim()
                 .parse()
                 .ok()
-                .filter(|r: &f64| r.is_finite() && *r >= 0.0)
+                // 0 is unlimited; below one call in about 17 minutes a limit is a typo.
+                .filter(|r: &f64| r.is_finite() && (*r == 0.0 || *r >= 0.001))
                 .ok_or_else(|| RateParseError::malformed(setting))?;
             let op = op.trim();
             if op.is_empty() {
@@ -228,6 +229,7 @@ mod tests {
             "=3",
             "PutMetricAlarm=-1",
             "PutMetricAlarm=inf",
+            "PutMetricAlarm=1e-20",
             "PutMetricAlarms=3",
         ] {
             let err = RateLimits::default().with_overrides([bad]).expect_err(bad);

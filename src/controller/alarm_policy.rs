@@ -322,7 +322,7 @@ fn assemble(subject: &Subject, mut parts: Vec<Executed>, now: Timestamp) -> Poli
         .as_ref()
         .filter(|(alarms, _)| !alarms.is_empty());
     if main.plan.alarms.is_empty()
-        && !errors.is_empty()
+        && !main.errors.is_empty()
         && let Some((alarms, summary)) = last
     {
         status.alarms = alarms.clone();

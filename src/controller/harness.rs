@@ -282,6 +282,12 @@ async fn apply<K: Reconciler>(
         Ok(valid) => K::typed(valid),
         Err(invalid) => {
             let status = K::invalid_status(&invalid, &base, Timestamp::now());
+            Metrics::global().object_conditions(
+                K::KIND,
+                &key(object),
+                K::conditions(&status),
+                false,
+            );
             write_status::<K>(api, object, previous.as_ref(), &status).await?;
             let message = invalid
                 .errors

@@ -76,7 +76,15 @@ pub fn load_with(path: &Path, recursive: bool) -> Result<Snapshot> {
     let mut snapshot = Snapshot::default();
     let mut seen: BTreeMap<ObjectKey, Vec<Origin>> = BTreeMap::new();
     let mut identified = Vec::new();
-    let (files, listed) = files(path, recursive, &mut snapshot.skipped)?;
+    let mut unreadable = Vec::new();
+    let (files, listed) = files(path, recursive, &mut snapshot.skipped, &mut unreadable)?;
+    for (dir, message) in unreadable {
+        snapshot.load_errors.push(LoadError {
+            path: dir,
+            document: None,
+            message,
+        });
+    }
     for file in files {
         let load_error = |document: Option<usize>, message: String| LoadError {
             path: file.clone(),
@@ -195,7 +203,12 @@ fn identify(document: &Value) -> Result<ObjectKey, String> {
 /// be loaded instead of it being silently left out. Subdirectories are read when `recursive`
 /// (`-R`, as kubectl), each once and at most [`MAX_DEPTH`] deep; otherwise they go to `skipped`
 /// (hidden ones, such as `.git`, are never read nor reported).
-fn files(path: &Path, recursive: bool, skipped: &mut Vec<PathBuf>) -> Result<(Vec<PathBuf>, bool)> {
+fn files(
+    path: &Path,
+    recursive: bool,
+    skipped: &mut Vec<(PathBuf, String)>,
+    unreadable: &mut Vec<(PathBuf, String)>,
+) -> Result<(Vec<PathBuf>, bool)> {
     let io = |source| Error::Io {
         path: shown(path),
         source,
@@ -203,12 +216,17 @@ fn files(path: &Path, recursive: bool, skipped: &mut Vec<PathBuf>) -> Result<(Ve
     if !std::fs::metadata(path).map_err(io)?.is_dir() {
         return Ok((vec![path.to_path_buf()], false));
     }
+    let entries = std::fs::read_dir(path).map_err(io)?;
     let mut files = Vec::new();
     let mut visited = std::collections::BTreeSet::new();
-    collect(path, recursive, 0, &mut visited, &mut files, skipped)?;
+    let scan = Scan {
+        recursive,
+        depth: 0,
+    };
+    collect(entries, scan, &mut visited, &mut files, skipped, unreadable);
     files.sort();
     skipped.sort();
-    if files.is_empty() {
+    if files.is_empty() && unreadable.is_empty() {
         let hint = if skipped.is_empty() {
             ""
         } else {
@@ -225,43 +243,68 @@ fn files(path: &Path, recursive: bool, skipped: &mut Vec<PathBuf>) -> Result<(Ve
 /// How deep `-R` descends.
 const MAX_DEPTH: usize = 32;
 
-fn collect(
-    dir: &Path,
+#[derive(Clone, Copy)]
+struct Scan {
     recursive: bool,
     depth: usize,
+}
+
+/// The manifest files among `entries`, and under `-R` in their subdirectories: a subdirectory
+/// that cannot be read is a problem of its own (the other files still load); a symlink to a
+/// directory is not followed (as kubectl's walk), nor is a directory deeper than [`MAX_DEPTH`].
+fn collect(
+    entries: std::fs::ReadDir,
+    scan: Scan,
     visited: &mut std::collections::BTreeSet<PathBuf>,
     files: &mut Vec<PathBuf>,
-    skipped: &mut Vec<PathBuf>,
-) -> Result<()> {
-    // A directory reached twice (a symlink back up the tree) is read once.
-    if !visited.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
-        return Ok(());
-    }
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-        path: shown(dir),
-        source,
-    })?;
+    skipped: &mut Vec<(PathBuf, String)>,
+    unreadable: &mut Vec<(PathBuf, String)>,
+) {
     for path in entries.filter_map(|entry| entry.ok().map(|e| e.path())) {
-        if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-            let hidden = path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if hidden {
-                continue;
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+            if path.extension().is_some_and(|ext| {
+                let ext = ext.to_string_lossy().to_ascii_lowercase();
+                ext == "yaml" || ext == "yml"
+            }) {
+                files.push(path);
             }
-            if recursive && depth < MAX_DEPTH {
-                collect(&path, recursive, depth + 1, visited, files, skipped)?;
-            } else {
-                skipped.push(path);
+            continue;
+        }
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        let linked = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        let why = if !scan.recursive {
+            Some("is a subdirectory: not read (-R reads subdirectories, as kubectl does)")
+        } else if linked {
+            Some("is a symlink to a directory: not followed")
+        } else if scan.depth >= MAX_DEPTH {
+            Some("is deeper than 32 directories: not read")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            skipped.push((path, why.to_string()));
+            continue;
+        }
+        // A directory reached twice (a bind mount back up the tree) is read once.
+        if !visited.insert(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())) {
+            continue;
+        }
+        match std::fs::read_dir(&path) {
+            Ok(entries) => {
+                let deeper = Scan {
+                    depth: scan.depth + 1,
+                    ..scan
+                };
+                collect(entries, deeper, visited, files, skipped, unreadable);
             }
-        } else if path.extension().is_some_and(|ext| {
-            let ext = ext.to_string_lossy().to_ascii_lowercase();
-            ext == "yaml" || ext == "yml"
-        }) {
-            files.push(path);
+            Err(err) => unreadable.push((path, format!("cannot be read: {err}"))),
         }
     }
-    Ok(())
 }
 
 /// The text of one file, at most [`MAX_FILE_BYTES`], or why it cannot be had. Of a directory only

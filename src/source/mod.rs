@@ -117,8 +117,8 @@ pub struct Snapshot {
     pub duplicates: BTreeMap<ObjectKey, Vec<Origin>>,
     /// Files and documents that could not be read as an object at all.
     pub load_errors: Vec<LoadError>,
-    /// Subdirectories not read (without `-R`).
-    pub skipped: Vec<std::path::PathBuf>,
+    /// Subdirectories not read, and why (without `-R`, a symlink, too deep).
+    pub skipped: Vec<(std::path::PathBuf, String)>,
 }
 
 impl Snapshot {
@@ -214,12 +214,7 @@ impl Snapshot {
     pub fn notes(&self) -> Vec<String> {
         self.skipped
             .iter()
-            .map(|dir| {
-                format!(
-                    "note: {} is a subdirectory: not read (-R reads subdirectories, as kubectl does)",
-                    manifests::shown(dir)
-                )
-            })
+            .map(|(dir, why)| format!("note: {} {why}", manifests::shown(dir)))
             .collect()
     }
 

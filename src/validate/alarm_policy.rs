@@ -151,6 +151,10 @@ fn partition_of(region: &str) -> &'static str {
         "aws-iso"
     } else if region.starts_with("us-isob-") {
         "aws-iso-b"
+    } else if region.starts_with("us-isof-") {
+        "aws-iso-f"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
     } else if region.starts_with("eusc-") {
         "aws-eusc"
     } else {

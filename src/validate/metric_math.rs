@@ -65,6 +65,9 @@ const FUNCTIONS: &[&str] = &[
     "YEAR",
 ];
 
+/// How deeply an expression may nest.
+const MAX_DEPTH: usize = 64;
+
 /// Bare words some functions take as arguments: FILL(m, REPEAT), SORT(m, SUM, DESC).
 const KEYWORDS: &[&str] = &["REPEAT", "LINEAR", "ASC", "DESC"];
 
@@ -92,12 +95,15 @@ enum Token {
 
 /// The ids `expression` uses, if it parses and every id is one of `defined`.
 pub fn parse(expression: &str, defined: &BTreeSet<&str>) -> Result<BTreeSet<String>, MathError> {
-    if expression.trim_start().starts_with("SELECT ") {
-        return Ok(BTreeSet::new());
+    let first_word = expression.split_whitespace().next().unwrap_or_default();
+    if first_word.eq_ignore_ascii_case("SELECT") {
+        // Metrics Insights: its query names no ids; every metric counts as used.
+        return Ok(defined.iter().map(|id| id.to_string()).collect());
     }
     let tokens = tokenize(expression)?;
     let mut parser = Parser {
         tokens,
+        depth: 0,
         next: 0,
         end: expression.chars().count() + 1,
         used: BTreeSet::new(),
@@ -220,6 +226,8 @@ fn tokenize(expression: &str) -> Result<Vec<(Token, usize)>, MathError> {
 
 struct Parser<'a> {
     tokens: Vec<(Token, usize)>,
+    /// How deeply parentheses, brackets, calls and signs nest here.
+    depth: usize,
     next: usize,
     /// The position just past the end, for "ends too early".
     end: usize,
@@ -255,7 +263,20 @@ impl Parser<'_> {
     }
 
     fn expression(&mut self) -> Result<(), MathError> {
-        self.binary(0)
+        self.deeper()?;
+        let parsed = self.binary(0);
+        self.depth -= 1;
+        parsed
+    }
+
+    /// One level deeper, refused past [`MAX_DEPTH`] (a parser must not run out of stack on
+    /// `((((...`).
+    fn deeper(&mut self) -> Result<(), MathError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.fail(format!("nested more than {MAX_DEPTH} levels deep"));
+        }
+        Ok(())
     }
 
     /// One precedence level of binary operators, loosest first.
@@ -271,7 +292,10 @@ impl Parser<'_> {
         ];
         if level == 2 {
             if self.operator(&["NOT"]) {
-                return self.binary(2);
+                self.deeper()?;
+                let parsed = self.binary(2);
+                self.depth -= 1;
+                return parsed;
             }
             return self.binary(3);
         }
@@ -287,7 +311,10 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> Result<(), MathError> {
         if self.operator(&["-", "+"]) {
-            return self.unary();
+            self.deeper()?;
+            let parsed = self.unary();
+            self.depth -= 1;
+            return parsed;
         }
         self.primary(false)
     }
@@ -316,6 +343,12 @@ impl Parser<'_> {
             Token::Word(word) => {
                 let called = matches!(self.peek(), Some(Token::Open('(')));
                 if called && FUNCTIONS.contains(&word.as_str()) {
+                    // METRICS() and SEARCH() take every metric of the alarm (or ones found by a
+                    // query): each defined id counts as used.
+                    if matches!(word.as_str(), "METRICS" | "SEARCH") {
+                        self.used
+                            .extend(self.defined.iter().map(|id| id.to_string()));
+                    }
                     let paren = self.position();
                     self.next += 1;
                     return self.arguments(paren);
@@ -420,6 +453,7 @@ mod tests {
 
     #[test]
     fn valid_expressions_parse_and_name_their_ids() {
+        const ALL: &[&str] = &["errors", "invocations", "m1", "m2"];
         let rows: &[(&str, &[&str])] = &[
             ("m1", &["m1"]),
             ("100*errors/invocations", &["errors", "invocations"]),
@@ -427,21 +461,27 @@ mod tests {
             ("FILL(m1, 0) + FILL(m2, 0)", &["m1", "m2"]),
             ("FILL(m1, REPEAT)", &["m1"]),
             ("ANOMALY_DETECTION_BAND(m1, 2)", &["m1"]),
-            ("SUM(METRICS())", &[]),
-            ("SORT(METRICS(), SUM, DESC)", &[]),
+            ("SUM(METRICS())", ALL),
+            ("SORT(METRICS(), SUM, DESC)", ALL),
+            ("SLICE(SORT(METRICS(), AVG, DESC), 0, 5)", ALL),
+            ("m1/m2*100", &["m1", "m2"]),
+            ("IF(m1 > 0, m1, 0)", &["m1"]),
+            ("FILL(m1, LINEAR) - 2e-3", &["m1"]),
+            ("m1 != m2", &["m1", "m2"]),
             ("IF(m1 > 10 AND m2 < 5, 1, 0)", &["m1", "m2"]),
             ("IF(m1 >= 10 || NOT m2 == 0, m1, -m2)", &["m1", "m2"]),
             ("MAX([m1, m2])", &["m1", "m2"]),
             ("m1 ^ 2 - 1.5e3", &["m1"]),
-            ("METRICS(\"label\")", &[]),
+            ("METRICS(\"label\")", ALL),
             (
                 "SEARCH('{AWS/EC2,InstanceId} MetricName=\"CPUUtilization\"', 'Average', 300)",
-                &[],
+                ALL,
             ),
             (
                 "SELECT AVG(CPUUtilization) FROM SCHEMA(\"AWS/EC2\", InstanceId)",
-                &[],
+                ALL,
             ),
+            ("select\tAVG(x) FROM y", ALL),
             ("LOG10(m1) + .5", &["m1"]),
         ];
         for (expression, ids) in rows {
@@ -473,6 +513,8 @@ mod tests {
             ("M1 + 1", 1, "neither a function call nor a metric id"),
             ("1.2.3", 1, "not a number"),
             ("SUM", 1, "neither a function call"),
+            (&"(".repeat(2000), 65, "nested more than 64 levels deep"),
+            (&"-".repeat(2000), 65, "nested more than 64 levels deep"),
         ];
         for (expression, position, message) in rows {
             match check(expression) {

@@ -61,6 +61,16 @@ struct Prepared {
     held: Option<Result<(String, Option<Timestamp>), Admitted>>,
 }
 
+/// A policy's sweep, as its reconcile uses it.
+struct Swept {
+    prepared: Prepared,
+    outcome: Option<PolicyOutcome>,
+    /// How long ago the sweep ended.
+    age: Duration,
+    /// When the gate decided.
+    now: Timestamp,
+}
+
 /// What decides a policy's sweep: a cached outcome serves only the same.
 fn fingerprint(policy: &AlarmPolicy) -> String {
     let footprint = policy.status.as_ref().map(|s| &s.footprint);
@@ -135,26 +145,52 @@ impl AlarmPolicies {
         })
     }
 
-    /// The outcome of `prepared`'s sweep, and how long ago that sweep ended: taken from the
-    /// region's last sweep when it covered this very spec within half a resync, else from a new
-    /// sweep of every policy of the region in the store.
+    /// The outcome of `policy`'s sweep, the spec it enforced, when it was decided, and how long
+    /// ago that sweep ended: taken from the region's last sweep when it covered this very spec
+    /// within half a resync, else from a new sweep. The gate is asked again once the engine is
+    /// ours (waiting for it can take minutes: a window may have closed meanwhile). A policy whose
+    /// last reconcile failed sweeps alone: its own error must not cost the region a full read at
+    /// every retry.
     async fn outcome_of(
         &self,
-        prepared: &Prepared,
+        policy: &AlarmPolicy,
+        previous: Option<&AlarmPolicyStatus>,
+        first: Prepared,
         now: Timestamp,
-    ) -> (Option<PolicyOutcome>, Duration) {
-        let owner = owner_of(&prepared.policy);
-        let target = target_of(&prepared.policy);
-        let wanted = fingerprint(&prepared.policy);
-        if let Some(served) = self.served(&target, &owner, &wanted) {
-            return served;
+    ) -> Result<Swept, Box<Applied<AlarmPolicyStatus>>> {
+        let owner = owner_of(&first.policy);
+        let target = target_of(&first.policy);
+        if let Some((outcome, age)) = self.served(&target, &owner, &fingerprint(&first.policy)) {
+            return Ok(Swept {
+                prepared: first,
+                outcome,
+                age,
+                now,
+            });
         }
         let mut engine = self.engine.lock().await;
+        let now = Timestamp::now();
+        let prepared = self.prepare(policy.clone(), previous.cloned(), now)?;
+        let target = target_of(&prepared.policy);
         // A sweep that finished while this reconcile waited for the engine may cover it.
-        if let Some(served) = self.served(&target, &owner, &wanted) {
-            return served;
+        if let Some((outcome, age)) = self.served(&target, &owner, &fingerprint(&prepared.policy)) {
+            return Ok(Swept {
+                prepared,
+                outcome,
+                age,
+                now,
+            });
         }
-        let mut batch = self.neighbours(&target, &owner, now);
+        let failed_last = previous
+            .and_then(|s| find(&s.conditions, READY))
+            .is_some_and(|c| c.reason == crate::controller::status::reason::AWS_ERROR);
+        let retry = failed_last
+            && previous.and_then(|s| s.observed_generation) == policy.metadata.generation;
+        let mut batch = if retry {
+            Vec::new()
+        } else {
+            self.neighbours(&target, &owner, now)
+        };
         batch.push(prepared.policy.clone());
         let fingerprints: BTreeMap<String, String> = batch
             .iter()
@@ -170,15 +206,34 @@ impl AlarmPolicies {
             }
         }
         // Published before the engine is let go, so a reconcile waiting for it finds these.
-        self.swept.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            target,
-            RegionSweep {
-                finished: Instant::now(),
-                outcomes: others,
-            },
-        );
+        if !retry {
+            let mut swept = self.swept.lock().unwrap_or_else(|p| p.into_inner());
+            // What an earlier sweep did for a policy that has not taken it yet is kept with
+            // the new outcome: its events (alarms created, drift corrected) are not lost.
+            if let Some(earlier) = swept.remove(&target) {
+                for (owner, (_, untaken)) in earlier.outcomes {
+                    if let Some((_, outcome)) = others.get_mut(&owner) {
+                        let mut done = untaken.done;
+                        done.append(&mut outcome.done);
+                        outcome.done = done;
+                    }
+                }
+            }
+            swept.insert(
+                target,
+                RegionSweep {
+                    finished: Instant::now(),
+                    outcomes: others,
+                },
+            );
+        }
         drop(engine);
-        (mine, Duration::ZERO)
+        Ok(Swept {
+            prepared,
+            outcome: mine,
+            age: Duration::ZERO,
+            now,
+        })
     }
 
     /// `owner`'s outcome from its region's last sweep, if that sweep saw `wanted` and is fresh.
@@ -311,11 +366,22 @@ impl Reconciler for AlarmPolicies {
         let now = Timestamp::now();
         let spec_changed =
             previous.as_ref().and_then(|s| s.observed_generation) != policy.metadata.generation;
-        let prepared = match self.prepare(policy, previous.clone(), now) {
+        let first = match self.prepare(policy.clone(), previous.clone(), now) {
             Ok(prepared) => prepared,
             Err(held_new) => return *held_new,
         };
-        let (outcome, age) = self.outcome_of(&prepared, now).await;
+        let Swept {
+            prepared,
+            outcome,
+            age,
+            now,
+        } = match self
+            .outcome_of(&policy, previous.as_ref(), first, now)
+            .await
+        {
+            Ok(swept) => swept,
+            Err(held_new) => return *held_new,
+        };
         let Prepared {
             policy,
             admitted,
