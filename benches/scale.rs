@@ -15,9 +15,12 @@
 #[path = "../tests/support/emulator.rs"]
 #[allow(dead_code)]
 mod emulator;
+#[path = "../tests/support/process.rs"]
+#[allow(dead_code)]
+mod process;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -157,26 +160,12 @@ fn apply(emulator: &Emulator, dir: &Path, log: &Path) -> Measured {
     }
 }
 
-fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("read");
-    reply
-}
-
 /// Completed sweeps of a running `dialtone run`, from its metrics.
 fn sweeps(addr: &str) -> u64 {
-    http_get(addr, "/metrics")
+    process::http_get(addr, "/metrics")
+        .1
         .lines()
-        .find(|l| l.starts_with("dialtone_reconcile_duration_seconds_count"))
+        .find(|l| l.starts_with("dialtone_sweep_duration_seconds_count"))
         .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|n| n as u64)
         .unwrap_or(0)

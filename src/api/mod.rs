@@ -61,6 +61,18 @@ impl Object {
     }
 }
 
+/// The value of the annotation `key` on an object, if it is set.
+pub fn annotation<'a>(
+    metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    key: &str,
+) -> Option<&'a str> {
+    metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
 /// `Kind namespace/name`.
 pub fn object_key(kind: &str, namespace: &str, name: &str) -> String {
     format!("{kind} {namespace}/{name}")

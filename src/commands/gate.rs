@@ -75,12 +75,7 @@ pub fn decide<'a>(snapshot: &'a Snapshot, state: &State, now: Timestamp) -> Gate
             .record(&key.to_string())
             .and_then(|r| r.admitted.as_ref());
         let changed = admitted != Some(&declared);
-        let emergency = policy
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(EMERGENCY_CHANGE_ANNOTATION))
-            .map(String::as_str);
+        let emergency = crate::api::annotation(&policy.metadata, EMERGENCY_CHANGE_ANNOTATION);
         let gates = gates_of(policy, &windows);
         if !gates.is_empty() {
             gated.gated.insert(key.clone());

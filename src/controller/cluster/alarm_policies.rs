@@ -605,12 +605,7 @@ pub(super) fn gating(
             })
     });
     let changed = admitted.as_ref().map(|a| &a.spec) != Some(&declared);
-    let emergency = policy
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(EMERGENCY_CHANGE_ANNOTATION))
-        .map(String::as_str);
+    let emergency = crate::api::annotation(&policy.metadata, EMERGENCY_CHANGE_ANNOTATION);
     match admit(changed, &gates, emergency, None, now) {
         Admission::Admit(Admitted::Unchanged) => Gating::Declared(None),
         Admission::Admit(why) => Gating::Declared(Some(why)),

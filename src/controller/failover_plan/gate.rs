@@ -64,12 +64,7 @@ pub fn gate(
             )
         })
     });
-    let emergency = plan
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(EMERGENCY_CHANGE_ANNOTATION))
-        .map(String::as_str);
+    let emergency = crate::api::annotation(&plan.metadata, EMERGENCY_CHANGE_ANNOTATION);
     let changed = admitted != Some(&declared);
     let gates = gates_of_plan(plan, windows);
     match admit(changed, &gates, emergency, exempt.as_deref(), now) {

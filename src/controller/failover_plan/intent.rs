@@ -174,11 +174,7 @@ pub fn drill(
     window: Option<&MaintenanceWindow>,
     now: Timestamp,
 ) -> DrillPlan {
-    let request = plan
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(DRILL_NOW_ANNOTATION))
+    let request = crate::api::annotation(&plan.metadata, DRILL_NOW_ANNOTATION)
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
     let unhandled = request

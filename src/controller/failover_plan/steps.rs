@@ -71,12 +71,7 @@ impl FailoverEngine {
                 }
             })
             .unwrap_or_else(|| Err("the target region has not been probed".into()));
-        let force = plan
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(FORCE_FAILOVER_ANNOTATION))
-            .map(String::as_str);
+        let force = crate::api::annotation(&plan.metadata, FORCE_FAILOVER_ANNOTATION);
         match readiness(ready, force) {
             _ if underway && record.steps.iter().any(|s| s.name == "readiness") => {}
             _ if underway => note_step(
